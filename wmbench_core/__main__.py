@@ -1,0 +1,3 @@
+from wmbench_core.cli import main
+
+main()

@@ -1,0 +1,166 @@
+"""``wmbench run`` and ``wmbench report``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from wmbench_core.cli.errors import fail, friendly_errors
+from wmbench_core.parsing import UsageError, parse_list, parse_overrides, parse_seeds
+from wmbench_core.plugins import get_registry
+
+DEFAULT_FORMATS = "json,csv,md,tex"
+
+
+@click.command("run")
+@click.option("--agent", "agents", multiple=True, help="Agent name (repeatable). See list-agents.")
+@click.option("--all-agents", is_flag=True, help="Every installed agent except random.")
+@click.option("--game", required=True, help="Pong, ALE/Pong-v5, Pong-v5, pong ... or catch.")
+@click.option("--seeds", default="1", show_default=True, help="Count (3 = 0,1,2), list (0,1) or range (0-4).")
+@click.option("--episodes", default=10, show_default=True, type=int, help="Evaluation episodes per seed.")
+@click.option("--preset", default=None, help="Agent preset (default: the agent's first).")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Evaluate this checkpoint (no training).")
+@click.option("--train-steps", type=int, default=None, help="Env steps to train (default: the preset's budget; Atari 100k: 100000).")
+@click.option("--out-dir", default="results/bench", show_default=True, type=click.Path(file_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override an agent config key (repeatable).")
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
+@click.option("--resume", is_flag=True, help="Skip jobs already finished in --out-dir.")
+@click.option("--eval-envs", default=8, show_default=True, type=int, help="Episodes played in parallel.")
+@click.option("--checkpoint-every", default=0, type=int, help="Save a resumable checkpoint every N env steps.")
+@friendly_errors
+def run(
+    agents: tuple[str, ...], all_agents: bool, game: str, seeds: str, episodes: int,
+    preset: str | None, device: str, checkpoint: str | None, train_steps: int | None, out_dir: str,
+    sets: tuple[str, ...], formats: str, resume: bool, eval_envs: int, checkpoint_every: int,
+) -> None:  # fmt: skip
+    """Train (or load a checkpoint) and evaluate agents on a game, one job per seed."""
+    from wmbench_core import reporting
+    from wmbench_core.envs import make_env_spec
+    from wmbench_core.results import ResultsStore
+    from wmbench_core.runner import BenchmarkRunner, plan_jobs
+
+    registry = get_registry()
+    # -- validate everything before any work is done ---------------------------------------
+    if all_agents:
+        agent_names = sorted(n for n in registry.agents if n != "random")
+        if not agent_names:
+            raise UsageError("--all-agents: no agent plugins are installed (pip install plugins/wmbench-...)")
+    elif agents:
+        agent_names = [registry.agent(a)[0].name for a in agents]
+    else:
+        raise UsageError("give --agent NAME (see `wmbench list-agents`) or --all-agents")
+    if episodes < 1:
+        raise UsageError(f"--episodes must be a positive integer, got {episodes}")
+    if train_steps is not None and train_steps < 0:
+        raise UsageError(f"--train-steps must be >= 0, got {train_steps}")
+    if eval_envs < 1:
+        raise UsageError(f"--eval-envs must be >= 1, got {eval_envs}")
+    seed_list = parse_seeds(seeds)
+    overrides = parse_overrides(sets)
+    format_list = reporting.validate_formats(parse_list(formats))
+    if not format_list:
+        raise UsageError(f"--format is empty; valid: {', '.join(sorted(registry.exporters))}")
+    env = make_env_spec(game)
+    for name in agent_names:
+        spec, _ = registry.agent(name)
+        if preset is not None and preset not in spec.presets:
+            raise UsageError(f"unknown preset {preset!r} for agent {name}; valid: {', '.join(spec.presets)}")
+    if checkpoint is not None:
+        if len(agent_names) != 1:
+            raise UsageError("--checkpoint needs exactly one --agent")
+        from wmbench_core.learning.checkpoint import load_checkpoint
+
+        load_checkpoint(checkpoint, agent_names[0])  # refuses missing, corrupt or code-bearing files
+    store = ResultsStore(out_dir)
+    store.prepare()
+
+    jobs = plan_jobs(
+        agent_names, [env.game], seed_list, episodes, preset=preset, train_steps=train_steps,
+        checkpoint=checkpoint, overrides=overrides, device=device, protocol=env.protocol.to_dict(),
+        eval_envs=eval_envs, checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    done = store.finished_job_ids() if resume else set()
+    todo = [j for j in jobs if j.id not in done]
+    console = Console(stderr=True)
+    if resume and len(todo) < len(jobs):
+        console.print(f"--resume: {len(jobs) - len(todo)} of {len(jobs)} jobs already finished, skipped")
+
+    runner = BenchmarkRunner(agent=agent_names[0], out_dir=out_dir, formats=format_list, resume=resume)
+    records = _run_with_display(runner, todo, console)
+    document = store.document() if not todo else records["document"]
+    if not todo:
+        from wmbench_core import reporting as rep
+
+        document = store.write_document()
+        rep.export(document, store.out_dir, [f for f in format_list if f != "json"])
+    _print_summary(document, [j.id for j in jobs], console)
+    console.print(f"results: {store.document_path}")
+    failed = [r for r in document["runs"] if r["job_id"] in {j.id for j in jobs} and r.get("status") != "ok"]
+    if failed:
+        console.print(f"[red]{len(failed)} job(s) failed:[/red]")
+        for r in failed:
+            console.print(f"  {r['job_id']}: {r.get('error')}")
+        sys.exit(1)
+
+
+def _run_with_display(runner: Any, jobs: list, console: Console) -> dict[str, Any]:
+    from wmbench_core.cli.display import RichTrainingProgress, make_bar
+
+    if not jobs:
+        return {"document": None}
+    bar = make_bar(console)
+    overall = bar.add_task("jobs", total=len(jobs), metrics="")
+    state: dict[str, Any] = {}
+    with bar:
+        def on_start(job: Any) -> None:
+            bar.update(overall, metrics=f"{job.agent} {job.game} seed {job.seed}")
+
+        def on_record(record: dict[str, Any]) -> None:
+            bar.advance(overall)
+            status = "ok" if record["status"] == "ok" else f"[red]failed[/red] {record.get('error')}"
+            mean = record.get("mean_return")
+            mean_s = f"mean return {mean:.2f} " if mean is not None else ""
+            bar.console.log(f"{record['job_id']}: {mean_s}{status} ({record['wall_time']:.1f}s)")
+
+        progress = RichTrainingProgress(bar, "train")
+        state["document"] = runner.run_jobs(jobs, progress=progress, on_record=on_record, on_job_start=on_start)
+    return state
+
+
+def _print_summary(document: dict[str, Any], job_ids: list[str], console: Console) -> None:
+    groups = document["aggregate"].get("groups", [])
+    if not groups:
+        return
+    table = Table(title="evaluation (raw returns)")
+    for col in ("agent", "preset", "game", "seeds", "mean", "median", "IQM [95% CI]"):
+        table.add_column(col)
+    for g in groups:
+        lo, hi = g["iqm_ci"]
+        table.add_row(g["agent"], g["preset"], g["game"], str(len(g["seeds"])), f"{g['mean']:.2f}",
+                      f"{g['median']:.2f}", f"{g['iqm']:.2f} [{lo:.2f}, {hi:.2f}]")  # fmt: skip
+    Console().print(table)
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
+@friendly_errors
+def report(run_dir: str, formats: str) -> None:
+    """Re-render a run dir's results from its runs.jsonl."""
+    from wmbench_core import reporting
+    from wmbench_core.results import ResultsStore
+
+    if not (Path(run_dir) / "runs.jsonl").is_file():
+        fail(f"{run_dir!r} holds no runs.jsonl (not a wmbench run dir)")
+    format_list = reporting.validate_formats(parse_list(formats))
+    store = ResultsStore(run_dir)
+    document = store.write_document()
+    written = reporting.export(document, run_dir, [f for f in format_list if f != "json"])
+    for path in [store.document_path, *written]:
+        click.echo(str(path))
