@@ -2,7 +2,7 @@
 
 Subclass :class:`Agent` and implement ``act``, ``train``, ``save_checkpoint``,
 ``load_checkpoint`` and ``describe``; ``evaluate`` comes for free (batched episodes over the
-core's vector env, NEXT_STEP autoreset handled here).
+core's vector env, SAME_STEP autoreset).
 
 Construction (always keyword arguments)::
 
@@ -178,28 +178,27 @@ class Agent:
             state = self.initial_state(n)
             ep_ret = np.zeros(n)
             ep_len = np.zeros(n, dtype=np.int64)
-            resetting = np.zeros(n, dtype=bool)  # NEXT_STEP: this step only resets the env
             done_count = np.zeros(n, dtype=np.int64)
             while (done_count < quota).any():
                 if render and not returns and done_count[0] == 0:
                     frames.append(obs[0].copy())
                 actions, state = self.act(obs, state)
+                # SAME_STEP autoreset: an env whose episode ends returns its next episode's start
                 obs, reward, terminated, truncated, _ = venv.step(np.asarray(actions))
-                active = ~resetting & (done_count < quota)
+                active = done_count < quota
                 ep_ret[active] += reward[active]
                 ep_len[active] += 1
-                ended = (terminated | truncated) & ~resetting
+                ended = terminated | truncated
                 for i in np.flatnonzero(ended & active):
                     returns.append(float(ep_ret[i]))
                     lengths.append(int(ep_len[i]))
                     done_count[i] += 1
                     if on_episode is not None:
                         on_episode(float(ep_ret[i]), int(ep_len[i]))
-                if resetting.any():
-                    state = self.reset_state(state, resetting)
-                    ep_ret[resetting] = 0.0
-                    ep_len[resetting] = 0
-                resetting = ended
+                if ended.any():
+                    state = self.reset_state(state, ended)
+                    ep_ret[ended] = 0.0
+                    ep_len[ended] = 0
         finally:
             venv.close()
         result: dict[str, Any] = {"episode_returns": returns, "episode_lengths": lengths}

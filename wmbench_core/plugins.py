@@ -119,7 +119,7 @@ class PluginRegistry:
                 "wmbench_exporters": self.exporters,
             }[hook_name]
             # Call each plugin's implementation separately, so one failing hook is isolated.
-            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # registration order
                 info = by_name.get(impl.plugin_name)
                 if info is None:
                     continue

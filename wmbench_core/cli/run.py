@@ -25,8 +25,15 @@ DEFAULT_FORMATS = "json,csv,md,tex"
 @click.option("--episodes", default=10, show_default=True, type=int, help="Evaluation episodes per seed.")
 @click.option("--preset", default=None, help="Agent preset (default: the agent's first).")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, help="Evaluate this checkpoint (no training).")
-@click.option("--train-steps", type=int, default=None, help="Env steps to train (default: the preset's budget; Atari 100k: 100000).")
+@click.option(
+    "--checkpoint", type=click.Path(dir_okay=False), default=None, help="Evaluate this checkpoint (no training)."
+)
+@click.option(
+    "--train-steps",
+    type=int,
+    default=None,
+    help="Env steps to train (default: the preset's budget, 100000 for Atari 100k).",
+)
 @click.option("--out-dir", default="results/bench", show_default=True, type=click.Path(file_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override an agent config key (repeatable).")
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
@@ -71,6 +78,9 @@ def run(
         spec, _ = registry.agent(name)
         if preset is not None and preset not in spec.presets:
             raise UsageError(f"unknown preset {preset!r} for agent {name}; valid: {', '.join(spec.presets)}")
+    for name in agent_names:  # build each agent once: bad presets / --set keys fail here, not mid-run
+        spec, _ = registry.agent(name)
+        spec.load_factory()(env=env, preset=preset, device="cpu", seed=0, work_dir=None, **overrides)
     if checkpoint is not None:
         if len(agent_names) != 1:
             raise UsageError("--checkpoint needs exactly one --agent")

@@ -10,7 +10,8 @@ and the protocol) and asks it for environments::
 Observations are ``(H, W, 3)`` uint8 frames (batches ``(N, H, W, 3)``); rewards are raw game
 scores. ``info["life_loss"]`` is True on a step that lost a life: agents that treat life loss
 as a terminal during training read it (and record that they do); the episode itself ends only
-at game over. Vector envs auto-reset in gymnasium's NEXT_STEP mode.
+at game over. Vector envs auto-reset in gymnasium's SAME_STEP mode: the step that ends an
+episode returns the first observation of the next one.
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ class EnvSpec:
         return env
 
     def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:
-        """``num_envs`` envs stepped together, NEXT_STEP autoreset; seed them with ``reset(seed=)``."""
+        """``num_envs`` envs stepped together, SAME_STEP autoreset; seed them with ``reset(seed=)``."""
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
         if self.game == "catch":
             from wmbench_core.envs.catch import CatchEnv
 
-            return gym.vector.SyncVectorEnv([CatchEnv for _ in range(num_envs)])
+            return gym.vector.SyncVectorEnv(
+                [CatchEnv for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+            )
         from wmbench_core.envs.atari import make_atari_vector_env
 
         return make_atari_vector_env(self.game, self.protocol, num_envs)

@@ -100,7 +100,7 @@ class AtariVectorEnvHWC(gym.vector.VectorWrapper):
 
 
 def make_atari_vector_env(game: str, protocol: Protocol, num_envs: int) -> gym.vector.VectorEnv:
-    """``num_envs`` Atari envs stepped in C++ threads; autoreset mode NEXT_STEP."""
+    """``num_envs`` Atari envs stepped in C++ threads; autoreset mode SAME_STEP."""
     from ale_py.vector_env import AtariVectorEnv
 
     env = AtariVectorEnv(
@@ -119,6 +119,7 @@ def make_atari_vector_env(game: str, protocol: Protocol, num_envs: int) -> gym.v
         episodic_life=protocol.eval_terminal_on_life_loss,
         reward_clipping=False,  # default True: raw scores are what is measured
         use_fire_reset=False,  # default True: not part of the protocol
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,  # default NEXT_STEP wastes a step
     )
     return AtariVectorEnvHWC(env)
 

@@ -1,0 +1,1 @@
+"""A minimal third-party wmbench plugin (see plugin.py)."""

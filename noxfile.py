@@ -1,0 +1,85 @@
+"""Development sessions: ``nox -s tests`` (fast suite), ``slow`` (learning tests), ``lint``,
+``demo`` (the main job), ``plugin-isolation``, ``bench``.
+
+Torch: a bare ``torch`` requirement pulls a multi-GB CUDA build from PyPI. The sessions install
+``WMBENCH_TORCH`` first (default ``torch==2.13.0``, the CPU build this project is tested with);
+on a GPU machine set e.g. ``WMBENCH_TORCH=torch`` to keep your own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+TORCH = os.environ.get("WMBENCH_TORCH", "torch==2.13.0")
+PLUGINS = [p for p in sorted((ROOT / "plugins").glob("wmbench-*")) if (p / "pyproject.toml").is_file()]
+EXAMPLE_PLUGIN = ROOT / "examples" / "wmbench-example-plugin"
+TEST_PATHS = ["tests", *[str(p / "tests") for p in PLUGINS if (p / "tests").is_dir()]]
+
+
+def install_all(session: nox.Session, extras: str = "dev,plots,ray") -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+    for plugin in PLUGINS:
+        session.install("-e", str(plugin))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The fast test suite (core + every plugin), a few minutes on 2 CPU cores."""
+    install_all(session)
+    session.run("pytest", "-q", "-m", "not slow", *TEST_PATHS, *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Learning tests: each agent's tiny preset must beat the random agent on catch."""
+    install_all(session)
+    session.run("pytest", "-q", "-m", "slow", "--durations=0", *TEST_PATHS, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: train a tiny agent on catch, evaluate it beside the random agent, report."""
+    install_all(session, extras="plots")
+    out = session.posargs[0] if session.posargs else "results/demo"
+    session.run("wmbench", "list-agents")
+    session.run("wmbench", "run", "--agent", "random", "--game", "catch", "--seeds", "0-2",
+                "--episodes", "100", "--out-dir", out)  # fmt: skip
+    agent = os.environ.get("WMBENCH_DEMO_AGENT", "dreamerv3")
+    session.run("wmbench", "run", "--agent", agent, "--preset", "tiny", "--game", "catch",
+                "--seeds", "0", "--episodes", "100", "--out-dir", out)  # fmt: skip
+    session.log(f"report: {out}/benchmark_results.md")
+
+
+@nox.session(name="plugin-isolation")
+def plugin_isolation(session: nox.Session) -> None:
+    """Each plugin installs on its own on top of the core, and shows up only when installed."""
+    session.install(TORCH)
+    session.install("-e", ".")
+    session.run("wmbench", "list-agents", "--json")
+    for plugin in PLUGINS:
+        session.install("-e", str(plugin))
+        session.run("wmbench", "plugins")
+        session.run("pip", "uninstall", "-y", plugin.name)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Performance benchmarks (ratios against peers; see benchmarks/README.md)."""
+    install_all(session)
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

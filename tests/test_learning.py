@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from wmbench_core.agent import CheckpointError, ConfigError
+from wmbench_core.learning.checkpoint import load_checkpoint, save_checkpoint
+from wmbench_core.learning.config import resolve_config
+from wmbench_core.learning.monitor import NonFiniteLossError, TrainingMonitor
+from wmbench_core.learning.replay import ReplayBuffer
+from wmbench_core.learning.returns import lambda_returns
+from wmbench_core.learning.twohot import TwoHot, symexp, symlog
+
+
+def test_lambda_returns_hand_computed():
+    r = torch.tensor([1.0, 0.0, 2.0])
+    v = torch.tensor([0.5, 1.0, 1.5, 3.0])
+    d = torch.tensor([0.9, 0.9, 0.0])  # episode ends after the last step
+    g = lambda_returns(r, v, d, lambda_=0.5)
+    g2 = 2.0 + 0.0
+    g1 = 0.0 + 0.9 * (0.5 * 1.5 + 0.5 * g2)
+    g0 = 1.0 + 0.9 * (0.5 * 1.0 + 0.5 * g1)
+    assert torch.allclose(g, torch.tensor([g0, g1, g2]))
+    # lambda = 1: discounted Monte-Carlo return with bootstrap
+    g = lambda_returns(r, v, torch.full((3,), 0.5), lambda_=1.0)
+    assert g[0].item() == pytest.approx(1 + 0.5 * 0 + 0.25 * 2 + 0.125 * 3.0)
+
+
+def test_symlog_symexp_and_twohot():
+    x = torch.tensor([-100.0, -1.0, 0.0, 0.5, 1000.0])
+    assert torch.allclose(symexp(symlog(x)), x, rtol=1e-5)
+    assert symlog(torch.tensor(np.e - 1)).item() == pytest.approx(1.0)
+    th = TwoHot(num_bins=5, low=-2, high=2, transform=None)
+    enc = th.encode(torch.tensor([0.25, -2.0, 5.0]))
+    assert torch.allclose(enc[0], torch.tensor([0, 0, 0.75, 0.25, 0]))
+    assert torch.allclose(enc[1], torch.tensor([1.0, 0, 0, 0, 0]))
+    assert torch.allclose(enc[2], torch.tensor([0, 0, 0, 0, 1.0]))  # clipped at the top bin
+    th = TwoHot()  # DreamerV3's 255 symlog bins
+    y = torch.tensor([-37.0, 0.0, 3.3, 250.0])
+    logits = torch.log(th.encode(y) + 1e-12)
+    assert torch.allclose(th.decode(logits), y, rtol=1e-3, atol=1e-4)
+
+
+def test_replay_sequences_and_segments():
+    buf = ReplayBuffer(capacity=10, obs_shape=(2, 2, 3))
+    for t in range(14):  # two episodes of 7 steps; the ring overwrites the first 4 rows
+        buf.add(np.full((2, 2, 3), t, np.uint8), action=t % 3, reward=float(t), terminated=(t % 7 == 6),
+                is_first=(t % 7 == 0))  # fmt: skip
+    assert len(buf) == 10 and buf.total_added == 14
+    rng = np.random.default_rng(0)
+    seq = buf.sample_sequences(64, 4, rng)
+    diffs = np.diff(seq["reward"], axis=1)
+    assert (diffs == 1).all()  # contiguous in time, never across the ring's write head
+    assert seq["obs"].dtype == np.uint8 and seq["obs"].shape == (64, 4, 2, 2, 3)
+    seg = buf.sample_segments(64, 5, rng)
+    for rew, mask, ep in zip(seg["reward"], seg["mask"], seg["episode"]):
+        assert len(set(ep)) == 1  # inside one episode
+        valid = rew[mask]
+        assert (np.diff(valid) == 1).all()
+    # rows held: steps 4..13; chronological position 4 = step 8, the 2nd step of episode 2
+    anchor = np.array([4])
+    seg = buf.sample_segments(1, 4, rng, starts=anchor - 3, episode_of=anchor)
+    assert seg["mask"][0].tolist() == [False, False, True, True]
+    assert seg["reward"][0].tolist() == [7.0, 7.0, 7.0, 8.0]  # padded with the episode's first step
+
+
+def test_replay_memory_budget():
+    frames = 100_000 * 64 * 64 * 3
+    assert frames / 2**30 < 1.3  # 100k Atari frames stored once, uint8
+
+
+def test_checkpoint_roundtrip_and_refusals(tmp_path):
+    path = tmp_path / "a.ckpt"
+    save_checkpoint(path, "agent-x", {"w": torch.ones(3), "step": 5})
+    data = load_checkpoint(path, "agent-x")
+    assert data["step"] == 5 and torch.equal(data["w"], torch.ones(3))
+    with pytest.raises(CheckpointError, match="belongs to agent"):
+        load_checkpoint(path, "agent-y")
+    truncated = tmp_path / "t.ckpt"
+    truncated.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(truncated, "agent-x")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.ckpt", "agent-x")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (exec, ("open('PWNED', 'w').write('x')",))
+
+
+def test_malicious_checkpoint_never_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"format": "wmbench-checkpoint", "agent": "agent-x", "payload": _Evil()}, evil)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(evil, "agent-x")
+    raw = tmp_path / "raw.pkl"
+    raw.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(raw, "agent-x")
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_monitor_writes_csv_and_stops_on_nan(tmp_path):
+    mon = TrainingMonitor(None, tmp_path, total_env_steps=10, tensorboard=False)
+    mon.log(1, {"loss/a": 1.0})
+    mon.log(2, {"loss/a": 0.5, "loss/b": 2.0})
+    lines = (tmp_path / "losses.csv").read_text().splitlines()
+    assert lines[0] == "env_step,wall_time,loss/a,loss/b" and len(lines) == 3
+    with pytest.raises(NonFiniteLossError, match="'loss/b' is nan at env step 3"):
+        mon.log(3, {"loss/a": 0.1, "loss/b": float("nan")})
+
+
+def test_resolve_config_presets_and_overrides():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Cfg:
+        lr: float = 1e-4
+        layers: int = 10
+        use_x: bool = True
+
+    presets = {"paper": {}, "tiny": {"layers": 2}}
+    assert resolve_config(Cfg, presets, None).layers == 10
+    c = resolve_config(Cfg, presets, "tiny", {"lr": 3, "use_x": "false"})
+    assert (c.layers, c.lr, c.use_x) == (2, 3.0, False)
+    with pytest.raises(ConfigError, match="unknown preset 'huge'; valid: paper, tiny"):
+        resolve_config(Cfg, presets, "huge")
+    with pytest.raises(ConfigError, match="did you mean layers"):
+        resolve_config(Cfg, presets, None, {"layer": 3})
+    with pytest.raises(ConfigError, match="expects int"):
+        resolve_config(Cfg, presets, None, {"layers": "many"})
