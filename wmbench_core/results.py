@@ -136,8 +136,15 @@ class ResultsStore:
 
     def append(self, record: dict[str, Any]) -> None:
         line = dumps(record) + "\n"
-        with open(self.runs_path, "a") as fh:
-            fh.write(line)
+        with open(self.runs_path, "a+b") as fh:
+            # A writer killed mid-line leaves a torn last line without its newline: end it, or
+            # this record would be glued to it and lost with it.
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")  # "a" mode: writes go to the end whatever the position
+            fh.write(line.encode())
             fh.flush()
             os.fsync(fh.fileno())
         self.write_document()

@@ -1,0 +1,214 @@
+"""The suite at scale: planning, every executor, retries, lost workers, resume, status.
+
+Jobs are tiny (the random agent or ``wmsuite_agents.FaultyAgent`` on catch, a few Pong
+episodes), so the whole file runs in well under a minute, Ray included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wmbench_core.cli import cli
+from wmbench_core.envs.games import ATARI100K_GAMES
+from wmbench_core.executors import ProcessExecutor, parse_resources
+from wmbench_core.parsing import UsageError
+from wmbench_core.results import read_records
+from wmbench_core.suite import plan_suite, run_suite, suite_status
+
+HERE = Path(__file__).resolve().parent
+FACTORIES = {"faulty": "wmsuite_agents:FaultyAgent"}
+
+
+@pytest.fixture
+def agents_importable(monkeypatch):
+    """``wmsuite_agents`` importable here and in spawned workers (they inherit sys.path)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
+
+
+def returns_by_job(out_dir: Path) -> dict[str, list[float]]:
+    return {r["job_id"]: r["episode_returns"] for r in read_records(out_dir) if r["status"] == "ok"}
+
+
+def job_counts(out_dir: Path) -> Counter:
+    return Counter(r["job_id"] for r in read_records(out_dir))
+
+
+def faulty_jobs(tmp_path: Path, seeds=range(4), train_steps=40, **overrides) -> list:
+    marker = tmp_path / "markers"
+    marker.mkdir(exist_ok=True)
+    return plan_suite("catch", ["faulty"], seeds, episodes=6, train_steps=train_steps,
+                      checkpoint_every=10, eval_envs=2,
+                      overrides={"marker_dir": str(marker), **overrides})  # fmt: skip
+
+
+# -- planning ---------------------------------------------------------------------------------
+def test_plan_covers_agents_games_seeds_seed_major():
+    jobs = plan_suite("atari100k", ["random", "fake"], range(5))
+    assert len(jobs) == 2 * 26 * 5 == len({j.id for j in jobs})
+    assert [j.game for j in jobs[:26]] == list(ATARI100K_GAMES) and {j.seed for j in jobs[:52]} == {0}
+    assert jobs[0].episodes == 100  # the DIAMOND/TWM protocol's final evaluation
+    sub = plan_suite("atari100k", ["random"], [0], games=["ALE/Pong-v5", "breakout", "Pong"])
+    assert [j.game for j in sub] == ["Pong", "Breakout"]
+    assert [j.game for j in plan_suite("catch", ["random"], [0])] == ["catch"]
+    with pytest.raises(UsageError, match="not in suite atari100k"):
+        plan_suite("atari100k", ["random"], [0], games=["catch"])
+    with pytest.raises(UsageError, match="unknown suite 'atari26'; valid: atari100k, catch"):
+        plan_suite("atari26", ["random"], [0])
+    assert parse_resources('{"GPU": 1, "CPU": 4}') == {"GPU": 1.0, "CPU": 4.0}
+    for bad in ('{"GPU": -1}', "GPU=1", '["GPU"]'):
+        with pytest.raises(UsageError, match="--resources"):
+            parse_resources(bad)
+
+
+# -- executors agree --------------------------------------------------------------------------
+def small_plan():
+    catch = plan_suite("catch", ["random"], range(3), episodes=12, eval_envs=4)
+    pong = plan_suite("atari100k", ["random"], [0], games=["Pong"], episodes=1, eval_envs=1)
+    return catch + pong
+
+
+def test_local_and_process_executors_give_identical_results(tmp_path):
+    jobs = small_plan()
+    local = run_suite(jobs, tmp_path / "local", "local")
+    proc = run_suite(jobs, tmp_path / "process", "process", workers=2)
+    assert sorted(local.ok) == sorted(proc.ok) == sorted(j.id for j in jobs)
+    assert returns_by_job(tmp_path / "local") == returns_by_job(tmp_path / "process")
+    records = read_records(tmp_path / "process")
+    assert {r["executor"] for r in records} == {"process"} and all(r["attempts"] == 1 for r in records)
+    assert (tmp_path / "process" / "benchmark_results.md").is_file()
+
+
+# -- retries ----------------------------------------------------------------------------------
+def test_failing_job_is_retried_then_recorded_failed_and_the_suite_goes_on(tmp_path, agents_importable):
+    # raises on its first attempt: one retry fixes it
+    res = run_suite(faulty_jobs(tmp_path, seeds=[0, 1], victim_seed=1, raise_times=1), tmp_path / "a",
+                    retries=1, factories=FACTORIES)  # fmt: skip
+    assert sorted(res.ok) == ["faulty|default|catch|0", "faulty|default|catch|1"] and res.retries == 1
+    victim = [r for r in read_records(tmp_path / "a") if r["seed"] == 1]
+    assert len(victim) == 1 and victim[0]["attempts"] == 2
+    assert "RuntimeError: deliberate failure" in victim[0]["retried_errors"][0]
+    # NaN returns every time: recorded failed after 1 + 2 attempts, the other job is fine
+    res = run_suite(faulty_jobs(tmp_path, seeds=[0, 1], victim_seed=1, nan=True), tmp_path / "b",
+                    retries=2, factories=FACTORIES)  # fmt: skip
+    assert res.failed == ["faulty|default|catch|1"] and res.ok == ["faulty|default|catch|0"]
+    (failed,) = [r for r in read_records(tmp_path / "b") if r["status"] == "failed"]
+    assert failed["attempts"] == 3 and "FloatingPointError" in failed["error"]
+    assert job_counts(tmp_path / "b") == Counter({"faulty|default|catch|0": 1, "faulty|default|catch|1": 1})
+
+
+def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path, agents_importable):
+    clean = run_suite(faulty_jobs(tmp_path, step_sleep=0.002), tmp_path / "clean", factories=FACTORIES)
+    jobs = faulty_jobs(tmp_path, victim_seed=1, kill_times=1, kill_at=35, step_sleep=0.002)
+    ex = ProcessExecutor(tmp_path / "killed", workers=2, factories=FACTORIES)
+    res = run_suite(jobs, tmp_path / "killed", ex, retries=1)
+    assert sorted(res.ok) == sorted(clean.ok) and not res.failed
+    assert ex.pool_restarts == 1
+    assert job_counts(tmp_path / "killed") == Counter({j.id: 1 for j in jobs})  # nothing lost or repeated
+    assert returns_by_job(tmp_path / "killed") == returns_by_job(tmp_path / "clean")
+    victim = next(r for r in read_records(tmp_path / "killed") if r["seed"] == 1)
+    assert victim["resumed_from_env_step"] == 30  # last checkpoint (every 10 steps) before the kill
+    assert victim["train_summary"]["sessions"] == [0, 30]
+
+
+def test_lost_worker_recorded_failed_then_resume_finishes_the_rest(tmp_path, agents_importable):
+    jobs = faulty_jobs(tmp_path, victim_seed=2, kill_times=2, kill_at=25, step_sleep=0.002)
+    out = tmp_path / "run"
+    res = run_suite(jobs, out, "process", workers=2, retries=0, factories=FACTORIES)
+    assert res.failed == ["faulty|default|catch|2"] and len(res.ok) == 3
+    (failed,) = [r for r in read_records(out) if r["status"] == "failed"]
+    assert "worker process died" in failed["error"] and "BrokenProcessPool" in failed["error"]
+    st = suite_status(out)
+    assert st.failed == ["faulty|default|catch|2"] and st.remaining == ["faulty|default|catch|2"]
+    with pytest.raises(UsageError, match="add --resume"):
+        run_suite(jobs, out, "process", workers=2, factories=FACTORIES)
+    again = run_suite(jobs, out, "process", workers=2, resume=True, factories=FACTORIES)
+    assert again.ok == ["faulty|default|catch|2"] and sorted(again.skipped) == sorted(res.ok)
+    counts = job_counts(out)
+    assert all(counts[j] == 1 for j in res.ok) and counts["faulty|default|catch|2"] == 2
+    assert suite_status(out).remaining == [] and not suite_status(out).failed
+    victim = [r for r in read_records(out) if r["seed"] == 2][-1]
+    assert victim["resumed_from_env_step"] == 20
+
+
+# -- CLI --------------------------------------------------------------------------------------
+def test_cli_suite_dry_run_status_and_one_line_errors(tmp_path, monkeypatch):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    res = runner.invoke(cli, ["suite", "catch", "--agent", "random", "--seeds", "2", "--episodes", "5",
+                              "--out-dir", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["suite", "catch", "--agent", "random", "--seeds", "3", "--episodes", "5",
+                              "--out-dir", str(out), "--dry-run", "--resume"])  # fmt: skip
+    assert res.exit_code == 0 and "3 jobs planned, 2 already done, 1 would run" in res.output
+    assert not (out / "jobs" / "random-default-catch-2").exists()
+    res = runner.invoke(cli, ["status", str(out)])
+    assert res.exit_code == 0 and "2 ok" in res.output and "not running" in res.output
+    data = json.loads(runner.invoke(cli, ["status", str(out), "--json"]).output)
+    assert data["ok"] == 2 and data["failed"] == {} and data["remaining"] == 0
+    bad = [
+        (["suite", "atari100k", "--agent", "random", "--games", "Pong,Pongg"], "unknown game 'Pongg'"),
+        (["suite", "catch", "--agent", "random", "--executor", "local", "--workers", "2"], "--workers needs"),
+        (["suite", "catch", "--agent", "random", "--resources", "{GPU}"], "--resources"),
+        (["suite", "catch", "--agent", "random", "--retries", "-1"], "--retries must be >= 0"),
+        (["status", str(tmp_path / "nothing")], "not a wmbench run dir"),
+    ]
+    import wmbench_core.executors as executors
+
+    monkeypatch.setattr(executors, "ray_available", lambda: False)
+    bad.append((["suite", "catch", "--agent", "random", "--executor", "ray"], "pip install 'wmbench[ray]'"))
+    for args, message in bad:
+        res = runner.invoke(cli, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert message in res.output and "Traceback" not in res.output
+        assert len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_torn_last_line_does_not_swallow_the_next_record(tmp_path):
+    jobs = plan_suite("catch", ["random"], range(2), episodes=3)
+    out = tmp_path / "run"
+    run_suite(jobs[:1], out)
+    with open(out / "runs.jsonl", "a") as fh:
+        fh.write('{"job_id": "random|default|catch|1", "status": "o')  # killed mid-write
+    res = run_suite(jobs, out, resume=True)
+    assert res.ok == ["random|default|catch|1"]
+    assert job_counts(out) == Counter({j.id: 1 for j in jobs})
+
+
+# -- the driver killed midway -------------------------------------------------------------------
+def test_driver_killed_midway_then_resume_loses_and_repeats_nothing(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "run"
+    # 6 jobs of ~1 s each (3,000 random episodes of catch)
+    args = [sys.executable, "-m", "wmbench_core", "suite", "catch", "--agent", "random",
+            "--seeds", "6", "--episodes", "3000", "--out-dir", str(out)]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while not read_records(out) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        st = suite_status(out)  # from another process, while the suite runs
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = read_records(out)
+    assert 1 <= len(before) < 6, "the suite should be killed midway"
+    assert st.driver_alive and len(st.planned) == 6 and len(st.ok) >= 1
+    res = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    after = read_records(out)
+    assert after[: len(before)] == before  # finished jobs untouched
+    assert Counter(r["job_id"] for r in after) == Counter(f"random|default|catch|{s}" for s in range(6))
+    assert suite_status(out).driver_alive is False and not suite_status(out).remaining

@@ -1,0 +1,459 @@
+"""Suites at scale: plan every (agent, game, seed) job, run them on an executor, retry, resume.
+
+::
+
+    jobs = plan_suite("atari100k", ["iris", "diamond"], seeds=range(5))
+    result = run_suite(jobs, "results/atari100k", executor="process", workers=2, retries=1)
+
+The driver loop (:func:`run_suite`) keeps up to ``executor.slots`` jobs in flight and appends
+each finished job to the run dir's ``runs.jsonl`` the moment it lands (the driver is the only
+writer of the store). A job whose record says ``failed`` (exception, non-finite returns) or
+whose worker was lost is run again, up to ``retries`` more times, and then recorded as failed
+with its error; the suite goes on. Jobs that were in flight together when a process pool broke
+are re-run one at a time, uncharged, so a job that kills its worker is identified and charged
+while its neighbours are not. A job that is re-run resumes from its last periodic checkpoint
+(``jobs/<job>/checkpoint.pt``, every ``checkpoint_every`` env steps).
+
+Besides ``runs.jsonl`` the driver writes ``suite.json`` (the plan and its options, once) and
+``suite_running.json`` (jobs in flight, rewritten atomically as they change), which is all
+``wmbench status DIR`` needs to show progress from another shell while the suite runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wmbench_core.envs.games import SUITES, TOY_GAMES, resolve_game
+from wmbench_core.executors import Executor, Outcome, make_executor
+from wmbench_core.parsing import UsageError
+from wmbench_core.results import (
+    ResultsStore,
+    atomic_write_text,
+    dumps,
+    latest_records,
+    read_records,
+)
+from wmbench_core.runner import Job
+
+#: Final evaluation episodes per run: the Atari 100k protocol of DIAMOND (and TWM/STORM) scores
+#: a run by the mean return of 100 test episodes after training (shared/research/diamond.md §3).
+DEFAULT_EPISODES = 100
+#: Env steps between resumable checkpoints: a lost worker costs at most 10% of a 100k-step run.
+DEFAULT_CHECKPOINT_EVERY = 10_000
+DEFAULT_RETRIES = 1
+
+SUITE_FILE = "suite.json"
+RUNNING_FILE = "suite_running.json"
+# Job options that change a job's result: resuming a run dir with other values would mix runs.
+_PLAN_KEYS = ("episodes", "train_steps", "overrides", "protocol", "eval_envs", "checkpoint")
+
+
+def suite_names() -> list[str]:
+    return [*SUITES, *TOY_GAMES]
+
+
+def suite_games(suite: str, games: Iterable[str] | None = None) -> list[str]:
+    """The games of ``suite`` (``atari100k`` or a toy game such as ``catch``), or the subset
+    ``games`` of them (names resolved leniently; each must belong to the suite)."""
+    key = suite.strip().lower()
+    if key in SUITES:
+        members = list(SUITES[key])
+    elif key in TOY_GAMES:
+        members = [key]
+    else:
+        raise UsageError(f"unknown suite {suite!r}; valid: {', '.join(suite_names())}")
+    chosen = [g for g in (games or []) if g.strip()]
+    if not chosen:
+        return members
+    out = []
+    for name in chosen:
+        game = resolve_game(name)
+        if game not in members:
+            raise UsageError(f"--games: {game} is not in suite {key} (valid: {', '.join(members)})")
+        if game not in out:
+            out.append(game)
+    return out
+
+
+def plan_suite(
+    suite: str,
+    agents: Sequence[str],
+    seeds: Iterable[int],
+    games: Iterable[str] | None = None,
+    episodes: int = DEFAULT_EPISODES,
+    **job_kwargs: Any,
+) -> list[Job]:
+    """Every (agent, game, seed) job, seed-major: all of seed 0 first, so that a suite stopped
+    halfway has whole tables for its first seeds rather than all seeds of a few games."""
+    if episodes < 1:
+        raise UsageError(f"--episodes must be a positive integer, got {episodes}")
+    if not agents:
+        raise UsageError("give at least one --agent")
+    game_list = suite_games(suite, games)
+    return [
+        Job(agent=a, game=g, seed=int(s), episodes=episodes, **job_kwargs)
+        for s in seeds for a in agents for g in game_list
+    ]  # fmt: skip
+
+
+# -- events (the CLI's live display implements these) ---------------------------------------------
+class SuiteEvents:
+    """Callbacks of the driver loop; this base class ignores them."""
+
+    def started(self, job: Job, attempt: int) -> None: ...
+
+    def progress(self, job_id: str, env_steps: int, total: int) -> None: ...
+
+    def finished(self, record: dict[str, Any]) -> None: ...
+
+    def retrying(self, job: Job, error: str, attempt: int, charged: bool) -> None: ...
+
+
+@dataclass
+class SuiteResult:
+    document: dict[str, Any]
+    planned: list[str]  # job ids of the plan
+    skipped: list[str]  # already finished in the run dir (--resume)
+    ok: list[str] = field(default_factory=list)  # finished ok in this session
+    failed: list[str] = field(default_factory=list)  # recorded failed in this session
+    retries: int = 0  # extra attempts made
+    pool_restarts: int = 0
+    wall_time: float = 0.0
+    reports: list[str] = field(default_factory=list)
+
+
+def _plan_fingerprint(job: Job) -> dict[str, Any]:
+    return {k: getattr(job, k) for k in _PLAN_KEYS}
+
+
+def check_resumable(out_dir: str | Path, jobs: Sequence[Job], resume: bool) -> set[str]:
+    """Job ids already finished ok in ``out_dir``. Refuses to silently overwrite finished work
+    (no ``resume``) or to resume a run dir that was planned with other job options."""
+    store = ResultsStore(out_dir)
+    finished = store.finished_job_ids() & {j.id for j in jobs}
+    if finished and not resume:
+        raise UsageError(
+            f"{str(store.out_dir)!r} already holds {len(finished)} finished job(s) of this plan; "
+            "add --resume to skip them, or choose another --out-dir"
+        )
+    manifest = load_manifest(out_dir)
+    if resume and manifest and manifest.get("plan_options") and jobs:
+        import json
+
+        before = manifest["plan_options"]
+        now = json.loads(dumps(_plan_fingerprint(jobs[0])))
+        diff = [k for k in _PLAN_KEYS if before.get(k) != now.get(k)]
+        if diff:
+            was = ", ".join(f"{k}={before.get(k)!r}" for k in diff)
+            raise UsageError(
+                f"--resume: {str(store.out_dir)!r} was planned with other job options ({was}); "
+                "resume with the same options or use another --out-dir"
+            )
+    return finished if resume else set()
+
+
+def load_manifest(out_dir: str | Path) -> dict[str, Any] | None:
+    import json
+
+    path = Path(out_dir) / SUITE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, OSError):
+        return None
+
+
+def crash_record(job: Job, error: str, started: float, wall_time: float) -> dict[str, Any]:
+    """The record of a job whose worker was lost (the worker could not write one)."""
+    from wmbench_core import __version__
+
+    return {
+        "job_id": job.id, "agent": job.agent, "preset": job.preset, "game": job.game,
+        "seed": job.seed, "episodes": job.episodes, "train_steps": job.train_steps,
+        "checkpoint": job.checkpoint, "device": job.device, "overrides": job.overrides,
+        "wmbench_version": __version__, "status": "failed", "error": error,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_time": wall_time,
+    }  # fmt: skip
+
+
+class _RunningFile:
+    """``suite_running.json``: what is in flight, for ``wmbench status`` in another shell."""
+
+    def __init__(self, out_dir: Path, pending: int) -> None:
+        self.path = out_dir / RUNNING_FILE
+        self.pending = pending
+        self.running: dict[str, dict[str, Any]] = {}
+        self._last_write = 0.0
+
+    def write(self, force: bool = True, finished: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < 5.0:
+            return
+        self._last_write = now
+        state = {
+            "pid": os.getpid(), "host": socket.gethostname(), "finished": finished,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "updated_unix": time.time(),
+            "pending": self.pending, "running": list(self.running.values()),
+        }  # fmt: skip
+        try:
+            atomic_write_text(self.path, dumps(state, indent=1))
+        except OSError:  # status information only; never stop the suite for it
+            pass
+
+
+def run_suite(
+    jobs: Sequence[Job],
+    out_dir: str | Path,
+    executor: str | Executor = "local",
+    *,
+    workers: int | None = None,
+    retries: int = DEFAULT_RETRIES,
+    resume: bool = False,
+    factories: Mapping[str, str] | None = None,
+    address: str | None = None,
+    resources: Mapping[str, float] | str | None = None,
+    ray_init: Mapping[str, Any] | None = None,
+    events: SuiteEvents | None = None,
+    formats: Iterable[str] = ("json", "csv", "md", "tex"),
+    suite: str | None = None,
+    poll_interval: float = 0.5,
+) -> SuiteResult:
+    """Run ``jobs`` into the run dir ``out_dir`` and write the reports. See the module doc."""
+    from wmbench_core import reporting
+
+    t_start = time.perf_counter()
+    if retries < 0:
+        raise UsageError(f"--retries must be >= 0, got {retries}")
+    if len({j.id for j in jobs}) != len(jobs):
+        raise UsageError("the plan holds the same (agent, preset, game, seed) job twice")
+    events = events or SuiteEvents()
+    store = ResultsStore(out_dir)
+    store.prepare()
+    format_list = reporting.validate_formats(formats)
+    done = check_resumable(out_dir, jobs, resume)
+    todo = [j for j in jobs if j.id not in done]
+
+    if isinstance(executor, str):
+        executor = make_executor(executor, store.out_dir, workers=workers, factories=factories,
+                                 on_progress=events.progress, address=address,
+                                 resources=resources, ray_init=ray_init)  # fmt: skip
+    result = SuiteResult(document={}, planned=[j.id for j in jobs], skipped=sorted(done))
+    running_file = _RunningFile(store.out_dir, len(todo))
+    pending: deque[Job] = deque(todo)
+    attempts: Counter[str] = Counter()
+    errors: dict[str, list[str]] = defaultdict(list)
+    isolate: set[str] = set()  # jobs that must run alone (a pool broke while they ran)
+    started_at: dict[str, float] = {}
+
+    def progress(job_id: str, steps: int, total: int) -> None:
+        events.progress(job_id, steps, total)
+        if job_id in running_file.running:
+            running_file.running[job_id].update(env_steps=steps, total_env_steps=total)
+            running_file.write(force=False)
+
+    executor.on_progress = progress
+    with executor:
+        _write_manifest(store.out_dir, jobs, executor, suite, retries)
+        running_file.write()
+        try:
+            while pending or executor.in_flight:
+                while pending and executor.in_flight < executor.slots:
+                    job = pending[0]
+                    alone_running = any(jid in isolate for jid in running_file.running)
+                    if alone_running or (job.id in isolate and executor.in_flight):
+                        break
+                    pending.popleft()
+                    attempts[job.id] += 1
+                    started_at[job.id] = time.time()
+                    executor.submit(job)
+                    running_file.running[job.id] = {
+                        "job_id": job.id, "attempt": attempts[job.id],
+                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    }  # fmt: skip
+                    running_file.pending = len(pending)
+                    running_file.write()
+                    events.started(job, attempts[job.id])
+                for outcome in executor.wait(timeout=poll_interval):
+                    _settle(outcome, store, pending, attempts, errors, isolate, started_at,
+                            retries, executor, suite, events, result)  # fmt: skip
+                    running_file.running.pop(outcome.job.id, None)
+                    running_file.pending = len(pending)
+                    running_file.write()
+        finally:
+            running_file.running.clear()
+            running_file.write(finished=not pending)
+    result.pool_restarts = int(getattr(executor, "pool_restarts", 0))
+    result.document = store.write_document()
+    written = reporting.export(result.document, store.out_dir, [f for f in format_list if f != "json"])
+    result.reports = [str(store.document_path), *map(str, written)]
+    result.reports += write_comparison(result.document, store.out_dir)
+    result.wall_time = time.perf_counter() - t_start
+    return result
+
+
+def _settle(
+    outcome: Outcome, store: ResultsStore, pending: deque[Job], attempts: Counter[str],
+    errors: dict[str, list[str]], isolate: set[str], started_at: dict[str, float], retries: int,
+    executor: Executor, suite: str | None, events: SuiteEvents, result: SuiteResult,
+) -> None:  # fmt: skip
+    """Record a finished job, or queue it again."""
+    job = outcome.job
+    wall = time.time() - started_at.get(job.id, time.time())
+    if outcome.crash is not None and outcome.ambiguous:
+        # Not charged: it may be an innocent neighbour of the job that killed the pool.
+        attempts[job.id] -= 1
+        isolate.add(job.id)
+        pending.appendleft(job)
+        events.retrying(job, outcome.crash, attempts[job.id] + 1, charged=False)
+        return
+    record = outcome.record
+    if record is None:
+        record = crash_record(job, outcome.crash or "lost", started_at.get(job.id, time.time()), wall)
+    if record.get("status") != "ok" and attempts[job.id] <= retries:
+        errors[job.id].append(str(record.get("error")))
+        result.retries += 1
+        pending.appendleft(job)  # at the front: it resumes from its checkpoint right away
+        events.retrying(job, str(record.get("error")), attempts[job.id] + 1, charged=True)
+        return
+    isolate.discard(job.id)
+    record["attempts"] = attempts[job.id]
+    if errors[job.id]:
+        record["retried_errors"] = errors[job.id]
+    record["executor"] = executor.name
+    if suite:
+        record["suite"] = suite
+    store.append(record)
+    (result.ok if record.get("status") == "ok" else result.failed).append(job.id)
+    events.finished(record)
+
+
+def _write_manifest(out_dir: Path, jobs: Sequence[Job], executor: Executor, suite: str | None,
+                    retries: int) -> None:  # fmt: skip
+    from wmbench_core import __version__
+
+    manifest = {
+        "format": "wmbench-suite/1", "suite": suite, "wmbench_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
+        "pid": os.getpid(), "executor": executor.describe(), "slots": executor.slots,
+        "retries": retries, "plan_options": _plan_fingerprint(jobs[0]) if jobs else {},
+        "agents": sorted({j.agent for j in jobs}), "games": list(dict.fromkeys(j.game for j in jobs)),
+        "seeds": sorted({j.seed for j in jobs}), "jobs": [j.id for j in jobs],
+    }  # fmt: skip
+    previous = load_manifest(out_dir)
+    if previous:
+        # A resumed suite may run a subset (--games): the run dir's plan is the union.
+        manifest["jobs"] = list(dict.fromkeys([*previous.get("jobs", []), *manifest["jobs"]]))
+        manifest["first_created"] = previous.get("first_created", previous.get("created"))
+    atomic_write_text(out_dir / SUITE_FILE, dumps(manifest, indent=1))
+
+
+def write_comparison(document: dict[str, Any], out_dir: Path) -> list[str]:
+    """The statistics engineer's HNS / aggregate / baseline comparison, when installed
+    (``wmbench_core.compare``); returns the files it wrote. Never fails the suite."""
+    try:
+        from wmbench_core import compare  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    for name in ("write_suite_report", "write_report", "write_reports", "export_comparison"):
+        fn = getattr(compare, name, None)
+        if callable(fn):
+            try:
+                written = fn(document, out_dir)
+            except Exception:  # noqa: BLE001 - a report is never worth the results
+                (Path(out_dir) / "compare_error.txt").write_text(traceback.format_exc())
+                return [str(Path(out_dir) / "compare_error.txt")]
+            if isinstance(written, (str, Path)):
+                return [str(written)]
+            return [str(p) for p in (written or []) if isinstance(p, (str, Path))]
+    return []
+
+
+# -- status (reads files only: safe while a suite runs elsewhere) -------------------------------
+@dataclass
+class SuiteStatus:
+    out_dir: str
+    planned: list[str]
+    records: dict[str, dict[str, Any]]  # job id -> latest record
+    running: list[dict[str, Any]]
+    running_updated: str | None
+    driver_alive: bool | None  # None: unknown (another host)
+    manifest: dict[str, Any] | None
+
+    @property
+    def ok(self) -> list[str]:
+        return [j for j, r in self.records.items() if r.get("status") == "ok"]
+
+    @property
+    def failed(self) -> list[str]:
+        return [j for j, r in self.records.items() if r.get("status") != "ok"]
+
+    @property
+    def remaining(self) -> list[str]:
+        ok = set(self.ok)
+        return [j for j in self.planned if j not in ok]
+
+    def eta_seconds(self) -> float | None:
+        """Remaining jobs x mean wall time of finished jobs / jobs run at once."""
+        walls = [r["wall_time"] for r in self.records.values() if r.get("status") == "ok" and r.get("wall_time")]
+        if not walls or not self.remaining:
+            return None
+        slots = max(1, int((self.manifest or {}).get("slots") or 1))
+        return len(self.remaining) * (sum(walls) / len(walls)) / slots
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": self.out_dir, "planned": len(self.planned), "ok": len(self.ok),
+            "failed": {j: self.records[j].get("error") for j in self.failed},
+            "remaining": len(self.remaining), "running": self.running,
+            "running_updated": self.running_updated, "driver_alive": self.driver_alive,
+            "eta_seconds": self.eta_seconds(),
+        }  # fmt: skip
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def suite_status(out_dir: str | Path) -> SuiteStatus:
+    """Progress of a run dir from its files (``runs.jsonl``, ``suite.json``,
+    ``suite_running.json``); never writes, so it is safe while a suite is running."""
+    import json
+
+    out = Path(out_dir)
+    manifest = load_manifest(out)
+    if manifest is None and not (out / "runs.jsonl").is_file():
+        raise FileNotFoundError(f"{str(out)!r} is not a wmbench run dir (no runs.jsonl or {SUITE_FILE})")
+    records = {r["job_id"]: r for r in latest_records(read_records(out)) if "job_id" in r}
+    planned = list((manifest or {}).get("jobs") or records)
+    planned += [j for j in records if j not in set(planned)]
+    running: list[dict[str, Any]] = []
+    updated = None
+    alive: bool | None = None
+    try:
+        state = json.loads((out / RUNNING_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        state = None
+    if state:
+        updated = state.get("updated")
+        if state.get("host") == socket.gethostname() and state.get("pid"):
+            alive = _pid_alive(int(state["pid"])) and not state.get("finished")
+        if alive is not False:
+            running = [r for r in state.get("running", []) if r.get("job_id") not in {
+                j for j, rec in records.items() if rec.get("status") == "ok"}]  # fmt: skip
+    return SuiteStatus(str(out), planned, records, running, updated, alive, manifest)
