@@ -122,6 +122,7 @@ def execute_job(
             record["plugin"], record["plugin_version"] = info.distribution, info.version
         agent = build_agent(job, work_dir, factory=factory)
         record["preset"] = agent.preset
+        record["device"] = str(agent.device)  # resolved ("auto" -> "cpu" / "cuda")
         agent.checkpoint_every = job.checkpoint_every
         if job.checkpoint:
             agent.load_checkpoint(job.checkpoint)
