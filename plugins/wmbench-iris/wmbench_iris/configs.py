@@ -1,0 +1,143 @@
+"""IRIS hyperparameters: dataclasses whose defaults are the paper's / reference code's values.
+
+Sources: Micheli, Alonso & Fleuret, "Transformers are Sample-Efficient World Models", ICLR 2023
+(arXiv 2209.00588), Table 5 and App. A; reference code eloialonso/iris @ 24326aa,
+``config/{tokenizer,world_model,actor_critic,trainer}.yaml`` (see shared/research/iris.md).
+
+``atari100k`` is these defaults; ``tiny`` shrinks sizes and the schedule so the same code learns
+the ``catch`` toy game on a CPU in minutes. Override anything with ``--set section.key=value``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TokenizerConfig:
+    vocab_size: int = 512  # N, codebook entries (tokenizer/default.yaml)
+    embed_dim: int = 512  # codebook vector size (tokenizer/default.yaml)
+    z_channels: int = 512  # encoder output channels (tokenizer/default.yaml)
+    ch: int = 64  # base channels (tokenizer/default.yaml)
+    ch_mult: tuple[int, ...] = (1, 1, 1, 1, 1)  # 5 resolutions 64..4 -> 4x4 = 16 tokens
+    num_res_blocks: int = 2  # per encoder level; the decoder uses one more (taming layout)
+    attn_resolutions: tuple[int, ...] = (8, 16)  # self-attention at low resolutions (paper A.1)
+    resolution: int = 64  # input frames are 64x64 RGB (paper §3)
+    norm_groups: int = 32  # GroupNorm(32) as in taming-transformers
+    dropout: float = 0.0  # tokenizer/default.yaml
+    commitment_beta: float = 1.0  # weight of the commitment term (reference code, β = 1)
+    perceptual_weight: float = 1.0  # LPIPS term weight (reference: 1)
+    # Path to a VGG16+LPIPS weights file (see perceptual_loss.py). The reference downloads these at
+    # run time; we never download, so without a file the perceptual term is off (a deviation,
+    # recorded as ``perceptual_loss_active`` in the resolved config).
+    perceptual_weights: str = ""
+
+
+@dataclass
+class WorldModelConfig:
+    tokens_per_block: int = 17  # 16 frame tokens + 1 action token (world_model/default.yaml)
+    max_blocks: int = 20  # L = 20 frames of context, 340 tokens (world_model/default.yaml)
+    num_layers: int = 10  # (world_model/default.yaml, paper Table 5)
+    num_heads: int = 4  # (world_model/default.yaml)
+    embed_dim: int = 256  # (world_model/default.yaml)
+    embed_pdrop: float = 0.1  # dropout on embeddings (world_model/default.yaml)
+    resid_pdrop: float = 0.1  # dropout on residual branches (world_model/default.yaml)
+    attn_pdrop: float = 0.1  # dropout on attention weights (world_model/default.yaml)
+
+
+@dataclass
+class ActorCriticConfig:
+    conv_channels: tuple[int, ...] = (32, 32, 64, 64)  # 4 conv+maxpool stages (actor_critic.py)
+    lstm_dim: int = 512  # LSTMCell 1024 -> 512 (actor_critic.py)
+    imagine_horizon: int = 20  # H (trainer.yaml, paper Table 5)
+    burn_in: int = 20  # real frames that warm up the LSTM (trainer.yaml burn_in)
+    gamma: float = 0.995  # discount (trainer.yaml)
+    lambda_: float = 0.95  # λ of the λ-returns (trainer.yaml)
+    entropy_weight: float = 0.001  # (trainer.yaml)
+
+
+@dataclass
+class TrainingConfig:
+    collect_steps_per_epoch: int = 200  # env steps collected per epoch (trainer.yaml collection)
+    # 500 collection epochs are followed by 100 training-only epochs (trainer.yaml: 600 epochs,
+    # collection stops after 500): training-only epochs = this ratio x collection epochs.
+    train_only_epochs_ratio: float = 0.2
+    tokenizer_start_after_epochs: int = 5  # (trainer.yaml start_after_epochs)
+    world_model_start_after_epochs: int = 25  # (trainer.yaml)
+    actor_critic_start_after_epochs: int = 50  # (trainer.yaml)
+    tokenizer_steps_per_epoch: int = 200  # (trainer.yaml steps_per_epoch)
+    world_model_steps_per_epoch: int = 200
+    actor_critic_steps_per_epoch: int = 200
+    tokenizer_batch_size: int = 256  # frames (trainer.yaml batch_num_samples)
+    world_model_batch_size: int = 64  # segments of max_blocks frames (trainer.yaml)
+    actor_critic_batch_size: int = 64  # segments of burn_in + 1 frames (trainer.yaml)
+    tokenizer_lr: float = 1e-4  # Adam, no schedule (trainer.yaml learning_rate)
+    world_model_lr: float = 1e-4  # AdamW
+    actor_critic_lr: float = 1e-4  # Adam
+    world_model_weight_decay: float = 0.01  # AdamW on Linear weights only (world_model.py)
+    max_grad_norm: float = 10.0  # (trainer.yaml max_grad_norm)
+    collect_temperature: float = 1.0  # training collection samples the policy (trainer.yaml)
+    collect_epsilon: float = 0.01  # ε-greedy during collection (trainer.yaml)
+    test_temperature: float = 0.5  # evaluation policy temperature (trainer.yaml evaluation)
+    imagine_temperature: float = 1.0  # frame-token sampling in imagination (world_model_env.py)
+    life_loss_terminal: bool = True  # EpisodicLife on the training env (env/default.yaml)
+    inference_chunk: int = 128  # frames per no-grad tokenizer call (memory locality; not a paper value)
+    token_cache: bool = True  # reuse tokens of a frame until the tokenizer changes (exact)
+    log_every: int = 20  # updates between loss rows in losses.csv
+
+
+@dataclass
+class IrisConfig:
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's Atari 100k setting: every default above.
+    "atari100k": {},
+    # Same code, small enough to learn `catch` (7-step episodes, 3 actions) on a CPU in minutes.
+    "tiny": {
+        "tokenizer.vocab_size": 64,
+        "tokenizer.embed_dim": 32,
+        "tokenizer.z_channels": 32,
+        "tokenizer.ch": 16,
+        "tokenizer.num_res_blocks": 1,
+        "tokenizer.attn_resolutions": (8,),
+        "tokenizer.norm_groups": 8,
+        "world_model.max_blocks": 8,
+        "world_model.num_layers": 2,
+        "world_model.num_heads": 2,
+        "world_model.embed_dim": 64,
+        "world_model.embed_pdrop": 0.0,
+        "world_model.resid_pdrop": 0.0,
+        "world_model.attn_pdrop": 0.0,
+        "actor_critic.conv_channels": (8, 16, 16, 16),
+        "actor_critic.lstm_dim": 64,
+        "actor_critic.imagine_horizon": 8,
+        "actor_critic.burn_in": 4,
+        "actor_critic.gamma": 0.97,
+        "actor_critic.entropy_weight": 0.01,
+        "training.collect_steps_per_epoch": 100,
+        "training.train_only_epochs_ratio": 0.0,
+        "training.tokenizer_start_after_epochs": 1,
+        "training.world_model_start_after_epochs": 2,
+        "training.actor_critic_start_after_epochs": 4,
+        "training.tokenizer_steps_per_epoch": 40,
+        "training.world_model_steps_per_epoch": 40,
+        "training.actor_critic_steps_per_epoch": 20,
+        "training.tokenizer_batch_size": 32,
+        "training.world_model_batch_size": 16,
+        "training.actor_critic_batch_size": 32,
+        "training.tokenizer_lr": 1e-3,
+        "training.world_model_lr": 1e-3,
+        "training.actor_critic_lr": 1e-3,
+        "training.collect_epsilon": 0.05,
+        "training.log_every": 10,
+    },
+}
+
+#: env steps ``wmbench run`` trains the tiny preset for when --train-steps is not given
+TINY_TRAIN_STEPS = 3000
