@@ -189,9 +189,9 @@ def test_driver_killed_midway_then_resume_loses_and_repeats_nothing(tmp_path):
     import time
 
     out = tmp_path / "run"
-    # 6 jobs of ~1 s each (3,000 random episodes of catch)
+    # 6 jobs of ~0.5 s each (1,500 random episodes of catch)
     args = [sys.executable, "-m", "wmbench_core", "suite", "catch", "--agent", "random",
-            "--seeds", "6", "--episodes", "3000", "--out-dir", str(out)]  # fmt: skip
+            "--seeds", "6", "--episodes", "1500", "--out-dir", str(out)]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
