@@ -1,0 +1,140 @@
+"""The Dreamer components against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from wmbench_core.learning.returns import lambda_returns
+from wmbench_core.learning.twohot import TwoHot, symexp, symlog
+from wmbench_dreamer.actor_critic import ReturnNormalizer
+from wmbench_dreamer.configs import DreamerConfig, DreamerV1Config, DreamerV2Config
+from wmbench_dreamer.distributions import (
+    categorical_kl,
+    gaussian_kl,
+    sample_onehot,
+    straight_through,
+    unimix_logits,
+)
+from wmbench_dreamer.heads import ScalarHead
+from wmbench_dreamer.rssm import RSSM
+from wmbench_dreamer.world_model import kl_loss
+
+
+def test_symlog_symexp_hand_values():
+    x = torch.tensor([-(math.e - 1), 0.0, math.e - 1, math.e**2 - 1])
+    assert torch.allclose(symlog(x), torch.tensor([-1.0, 0.0, 1.0, 2.0]), atol=1e-6)
+    assert torch.allclose(symexp(torch.tensor([-1.0, 0.0, 1.0, 2.0])), x, atol=1e-5)
+
+
+def test_two_hot_hand_values_and_head_starts_at_zero():
+    th = TwoHot(num_bins=3, low=-1.0, high=1.0, transform=None)
+    # 0.25 lies between bins 0 and 1: weight 0.75 on 0, 0.25 on 1
+    assert torch.allclose(th.encode(torch.tensor([0.25])), torch.tensor([[0.0, 0.75, 0.25]]))
+    # the 255-bin symlog version: y = e - 1 is symlog 1.0; decode(log(two-hot)) gives it back
+    th255 = TwoHot()
+    y = torch.tensor([math.e - 1, -3.0, 0.0])
+    assert torch.allclose(th255.decode(th255.encode(y).clamp_min(1e-12).log()), y, atol=1e-4)
+    head = ScalarHead(8, 1, 16, "silu", True, "twohot")  # zero-initialised output layer
+    assert torch.allclose(head.mean(head(torch.randn(5, 8))), torch.zeros(5), atol=1e-6)
+
+
+def test_lambda_returns_hand_values():
+    # T = 2, lambda 0.5: G1 = r1 + d1 V2 ; G0 = r0 + d0 ((1-l) V1 + l G1)
+    r = torch.tensor([1.0, 2.0])
+    v = torch.tensor([0.0, 10.0, 20.0])
+    d = torch.tensor([0.9, 0.8])
+    g1 = 2.0 + 0.8 * 20.0
+    g0 = 1.0 + 0.9 * (0.5 * 10.0 + 0.5 * g1)
+    assert torch.allclose(lambda_returns(r, v, d, 0.5), torch.tensor([g0, g1]))
+
+
+def _kl_setup(cfg):
+    rssm = RSSM(cfg, embed_dim=4, num_actions=2)
+    post_logits = torch.tensor([[[2.0, 0.0]]], requires_grad=True)  # (B=1, S=1, K=2)
+    prior_logits = torch.tensor([[[0.0, 1.0]]], requires_grad=True)
+    post = torch.log_softmax(post_logits, -1)
+    prior = torch.log_softmax(prior_logits, -1)
+    p, q = post.exp()[0, 0], prior.exp()[0, 0]
+    kl = float((p * (p.log() - q.log())).sum().detach())
+    return rssm, post_logits, prior_logits, post, prior, kl
+
+
+def test_kl_balancing_v3_dyn_rep_scales_and_free_bits():
+    cfg = DreamerConfig(stoch=1, classes=2, deter=4, hidden=4, free_nats=0.0)
+    rssm, post_logits, prior_logits, post, prior, kl = _kl_setup(cfg)
+    loss, _ = kl_loss(rssm, post, prior, cfg)
+    assert loss.item() == pytest.approx((0.5 + 0.1) * kl, rel=1e-5)
+    loss.backward()
+    # the prior receives only the dyn term (0.5), the posterior only the rep term (0.1)
+    g_prior = torch.autograd.grad(categorical_kl(post.detach(), torch.log_softmax(
+        prior_logits, -1)).sum(), prior_logits)[0]  # fmt: skip
+    g_post = torch.autograd.grad(categorical_kl(torch.log_softmax(post_logits, -1),
+                                 prior.detach()).sum(), post_logits)[0]  # fmt: skip
+    assert torch.allclose(prior_logits.grad, 0.5 * g_prior, atol=1e-6)
+    assert torch.allclose(post_logits.grad, 0.1 * g_post, atol=1e-6)
+    # free bits: a KL below 1 nat is clipped to 1 and gives no gradient
+    cfg1 = DreamerConfig(stoch=1, classes=2, deter=4, hidden=4, free_nats=1.0)
+    rssm, post_logits, prior_logits, post, prior, kl = _kl_setup(cfg1)
+    assert kl < 1.0
+    loss, _ = kl_loss(rssm, post, prior, cfg1)
+    assert loss.item() == pytest.approx(0.6)
+    loss.backward()
+    assert float(post_logits.grad.abs().sum()) == 0.0
+
+
+def test_kl_balancing_v2_alpha():
+    cfg = DreamerV2Config(stoch=1, classes=2, deter=4, hidden=4, free_nats=0.0, kl_scale=0.1)
+    rssm, post_logits, prior_logits, post, prior, kl = _kl_setup(cfg)
+    loss, _ = kl_loss(rssm, post, prior, cfg)
+    assert loss.item() == pytest.approx(0.1 * kl, rel=1e-5)  # 0.8 KL + 0.2 KL, scaled 0.1
+    loss.backward()
+    g_prior = torch.autograd.grad(categorical_kl(post.detach(), torch.log_softmax(
+        prior_logits, -1)).sum(), prior_logits)[0]  # fmt: skip
+    assert torch.allclose(prior_logits.grad, 0.1 * 0.8 * g_prior, atol=1e-6)
+
+
+def test_v1_gaussian_kl_and_free_nats():
+    # KL(N(0,1) || N(1,2)) = log 2 + (1 + 1) / 8 - 1/2
+    kl = gaussian_kl(torch.zeros(1), torch.ones(1), torch.ones(1), 2 * torch.ones(1))
+    assert kl.item() == pytest.approx(math.log(2) + 0.25 - 0.5, rel=1e-6)
+    cfg = DreamerV1Config(stoch=1, deter=4, hidden=4)
+    rssm = RSSM(cfg, 4, 2)
+    post = torch.tensor([[0.0, 1.0]])  # mean 0, std 1
+    prior = torch.tensor([[1.0, 2.0]])
+    loss, m = kl_loss(rssm, post, prior, cfg)
+    assert loss.item() == pytest.approx(3.0)  # below the 3 free nats
+    assert m["kl"].item() == pytest.approx(kl.item(), rel=1e-6)
+
+
+def test_straight_through_value_is_onehot_gradient_is_probs():
+    logits = torch.tensor([[0.3, -1.0, 2.0]], requires_grad=True)
+    logp = torch.log_softmax(logits, -1)
+    gen = torch.Generator().manual_seed(0)
+    sample = straight_through(sample_onehot(logp, gen), logp)
+    assert sorted(sample.detach().flatten().tolist()) == [0.0, 0.0, 1.0]
+    w = torch.tensor([[1.0, 2.0, 3.0]])
+    (g_st,) = torch.autograd.grad((sample * w).sum(), logits)
+    (g_p,) = torch.autograd.grad((torch.softmax(logits, -1) * w).sum(), logits)
+    assert torch.allclose(g_st, g_p)
+
+
+def test_unimix_floor():
+    logp = unimix_logits(torch.tensor([[100.0, 0.0, 0.0, 0.0]]), 0.01)
+    p = logp.exp()
+    assert torch.allclose(p.sum(-1), torch.ones(1))
+    assert p.min().item() == pytest.approx(0.01 / 4, rel=1e-4)
+
+
+def test_percentile_return_normalisation():
+    norm = ReturnNormalizer(decay=0.99, low=5.0, high=95.0, max_=1.0)
+    returns = torch.arange(101, dtype=torch.float32)  # P5 = 5, P95 = 95
+    scale = norm.update(returns)
+    assert norm.low.item() == pytest.approx(0.05)
+    assert norm.high.item() == pytest.approx(0.95)
+    assert scale.item() == pytest.approx(1.0)  # max(1, 0.9)
+    for _ in range(2000):
+        scale = norm.update(returns)
+    assert scale.item() == pytest.approx(90.0, rel=1e-3)

@@ -1,0 +1,197 @@
+"""Actor-critic learning in imagination (all three Dreamers).
+
+From every posterior state of the replayed batch, the world model is rolled out ``horizon``
+steps with actions sampled from the actor. λ-returns are computed from predicted rewards,
+continue flags and critic values; the critic regresses them and the actor maximises them:
+
+* REINFORCE (V2/V3, discrete actions): -log pi(a|s) * sg(R - v(s)) / S - eta * H[pi]
+  where S = max(1, EMA(P95(R) - P5(R))) in V3 (percentile return normalisation), S = 1 in V2;
+* dynamics backprop (V1): -R, differentiated through the learned dynamics with
+  straight-through one-hot actions.
+
+Losses are weighted by the cumulative predicted continue probability (states after a predicted
+episode end do not count). The critic of V3 is also pulled toward an EMA "slow" copy of itself;
+V2 bootstraps its returns from a target critic copied every 100 updates.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from wmbench_core.learning.returns import lambda_returns
+from wmbench_dreamer.configs import DreamerConfig
+from wmbench_dreamer.distributions import straight_through
+from wmbench_dreamer.heads import Actor, ScalarHead
+from wmbench_dreamer.world_model import WorldModel
+
+
+class ReturnNormalizer(nn.Module):
+    """DreamerV3's percentile scale: S = EMA of (P_high - P_low) of the λ-returns, and the
+    advantage is divided by max(1 / max_, S) = max(1, S). EMAs start at 0 (as in the code)."""
+
+    def __init__(self, decay: float, low: float, high: float, max_: float) -> None:
+        super().__init__()
+        self.decay, self.q_low, self.q_high, self.max = decay, low / 100.0, high / 100.0, max_
+        self.register_buffer("low", torch.zeros(()))
+        self.register_buffer("high", torch.zeros(()))
+
+    @torch.no_grad()
+    def update(self, returns: torch.Tensor) -> torch.Tensor:
+        flat = returns.detach().float().flatten()
+        q = torch.quantile(flat, torch.tensor([self.q_low, self.q_high], device=flat.device))
+        self.low.mul_(self.decay).add_((1.0 - self.decay) * q[0])
+        self.high.mul_(self.decay).add_((1.0 - self.decay) * q[1])
+        return self.scale()
+
+    def scale(self) -> torch.Tensor:
+        return torch.clamp(self.high - self.low, min=1.0 / self.max)
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, cfg: DreamerConfig, feat_dim: int, num_actions: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.actor = Actor(
+            feat_dim, num_actions, cfg.actor_layers, cfg.head_units, cfg.head_act, cfg.norm,
+            cfg.actor_unimix,
+        )  # fmt: skip
+        self.critic = ScalarHead(
+            feat_dim, cfg.critic_layers, cfg.head_units, cfg.head_act, cfg.norm, cfg.critic_head,
+            cfg.twohot_bins, cfg.twohot_low, cfg.twohot_high,
+        )  # fmt: skip
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.return_norm = ReturnNormalizer(
+            cfg.return_norm_decay, cfg.return_norm_low, cfg.return_norm_high, cfg.return_norm_max
+        )
+        if cfg.actor_grad not in ("reinforce", "dynamics"):
+            raise ValueError(f"unknown actor_grad {cfg.actor_grad!r}; valid: reinforce, dynamics")
+        if cfg.critic_target not in ("fast", "slow"):
+            raise ValueError(f"unknown critic_target {cfg.critic_target!r}; valid: fast, slow")
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    # ------------------------------------------------------------------------------------------
+    def imagine(
+        self,
+        wm: WorldModel,
+        start: dict[str, torch.Tensor],
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Roll out ``horizon`` steps from ``start`` (N states). Returns features (H+1, N, F),
+        the actions taken at states 0..H-1 (H, N, A) and their log-probs (H, N, A)."""
+        dynamics = self.cfg.actor_grad == "dynamics"
+        state = {"deter": start["deter"], "stoch": start["stoch"]}
+        feats = [wm.rssm.features(state)]
+        actions, logps = [], []
+        for _ in range(self.cfg.horizon):
+            logp = self.actor(feats[-1] if dynamics else feats[-1].detach())
+            action = self.actor.sample(logp, generator)
+            if dynamics:
+                action = straight_through(action, logp)
+                state = wm.rssm.img_step(state, action, generator)
+            else:
+                with torch.no_grad():
+                    state = wm.rssm.img_step(state, action, generator)
+            feats.append(wm.rssm.features(state))
+            actions.append(action)
+            logps.append(logp)
+        return torch.stack(feats), torch.stack(actions), torch.stack(logps)
+
+    def loss(
+        self,
+        wm: WorldModel,
+        start: dict[str, torch.Tensor],
+        start_cont: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Actor and critic losses from imagined rollouts (see the module docstring).
+
+        For V1 (``dynamics``) the actor loss is differentiated through the world model and the
+        critic, which are frozen meanwhile so that only the actor receives that gradient."""
+        cfg = self.cfg
+        dynamics = cfg.actor_grad == "dynamics"
+        if dynamics:
+            wm.requires_grad_(False)
+            self.critic.requires_grad_(False)
+        try:
+            feats, actions, logps = self.imagine(wm, start, generator)
+            return self._losses(wm, feats, actions, logps, start_cont)
+        finally:
+            if dynamics:
+                wm.requires_grad_(True)
+                self.critic.requires_grad_(True)
+
+    def _losses(
+        self,
+        wm: WorldModel,
+        feats: torch.Tensor,
+        actions: torch.Tensor,
+        logps: torch.Tensor,
+        start_cont: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = self.cfg
+        dynamics = cfg.actor_grad == "dynamics"
+        grad_ctx = torch.enable_grad() if dynamics else torch.no_grad()
+        with grad_ctx:
+            reward = wm.reward.mean(wm.reward(feats[1:]))
+            cont_prob = torch.sigmoid(wm.cont(feats[1:]))
+            # V3 takes the Bernoulli's mode; V1/V2 use its mean as a soft discount
+            cont = (cont_prob > 0.5).to(feats.dtype) if cfg.version == 3 else cont_prob
+            cont = torch.cat([start_cont.unsqueeze(0).to(feats.dtype), cont], 0)
+            discount = cfg.gamma * cont[1:]
+            weight = (torch.cumprod(cfg.gamma * cont, 0) / cfg.gamma).detach()
+        if dynamics:
+            values = self.critic.mean(self.critic(feats))
+            critic_raw = None
+        else:
+            critic_raw = self.critic(feats.detach())
+            with torch.no_grad():
+                if cfg.critic_target == "slow":
+                    values = self.slow_critic.mean(self.slow_critic(feats))
+                else:
+                    values = self.critic.mean(critic_raw)
+        returns = lambda_returns(reward, values, discount, cfg.lambda_)  # (H, N)
+        metrics: dict[str, torch.Tensor] = {}
+        if cfg.return_norm == "percentile":
+            scale = self.return_norm.update(returns)
+        elif cfg.return_norm == "none":
+            scale = torch.ones((), device=returns.device)
+        else:
+            raise ValueError(f"unknown return_norm {cfg.return_norm!r}; valid: percentile, none")
+        entropy = self.actor.entropy(logps)  # (H, N)
+        if dynamics:
+            objective = returns / scale
+        else:
+            adv = ((returns - values[:-1]) / scale).detach()
+            objective = (logps * actions.detach()).sum(-1) * adv
+        actor_loss = -((objective + cfg.entropy * entropy) * weight[:-1]).mean()
+        # critic: regress the λ-returns (and the slow critic's prediction, V3)
+        if critic_raw is None:
+            self.critic.requires_grad_(True)
+            critic_raw = self.critic(feats.detach())
+        raw = critic_raw[:-1]
+        target = returns.detach()
+        critic_nll = self.critic.nll(raw, target)
+        if cfg.slowreg_scale > 0:
+            with torch.no_grad():
+                slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
+            critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
+        critic_loss = (critic_nll * weight[:-1]).mean()
+        metrics.update({
+            "ac/actor_loss": actor_loss.detach(), "ac/critic_loss": critic_loss.detach(),
+            "ac/entropy": entropy.mean().detach(), "ac/return": returns.mean().detach(),
+            "ac/return_scale": scale.detach(), "ac/imag_reward": reward.mean().detach(),
+        })  # fmt: skip
+        return actor_loss, critic_loss, metrics
+
+    @torch.no_grad()
+    def update_slow_critic(self) -> None:
+        """EMA (V3: fraction 0.02 every update) or hard copy (V2: every 100 updates)."""
+        self.updates += 1
+        if int(self.updates) % self.cfg.slow_critic_every:
+            return
+        f = self.cfg.slow_critic_fraction
+        for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):
+            slow.mul_(1.0 - f).add_(fast, alpha=f)

@@ -1,0 +1,201 @@
+"""Building blocks shared by the three Dreamers: MLP, CNN encoder and decoder, GRU cells."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+#: LayerNorm epsilon of the DreamerV3 code (also used by sheeprl)
+LN_EPS = 1e-3
+
+ACTIVATIONS = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def init_weights(module: nn.Module) -> None:
+    """Xavier-uniform ("fan_avg") weights and zero biases, as the Dreamer codebases do."""
+    for m in module.modules():
+        if getattr(m, "_zero_init", False):
+            continue
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def zero_init(layer: nn.Linear) -> nn.Linear:
+    """Output layer initialised to zero (DreamerV3's ``outscale 0`` for reward and critic): the
+    two-hot heads start out predicting exactly 0 instead of a random large value."""
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    layer._zero_init = True  # init_weights leaves it alone
+    return layer
+
+
+class MLP(nn.Sequential):
+    """``layers`` x (Linear -> [LayerNorm] -> act); no output layer (heads add their own)."""
+
+    def __init__(self, in_dim: int, layers: int, units: int, act: str, norm: bool) -> None:
+        mods: list[nn.Module] = []
+        for i in range(layers):
+            mods.append(nn.Linear(in_dim if i == 0 else units, units, bias=not norm))
+            if norm:
+                mods.append(nn.LayerNorm(units, eps=LN_EPS))
+            mods.append(activation(act))
+        super().__init__(*mods)
+        self.out_dim = units if layers else in_dim
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of every pixel of an NCHW tensor (DreamerV3's CNN norm)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=LN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvEncoder(nn.Module):
+    """Four stride-2 convolutions with kernel 4, channels depth x (1, 2, 4, 8).
+
+    style "v3": "same" padding with LayerNorm, 64x64 -> 4x4 (DreamerV3 2023, ``resnet`` with 0
+    blocks); style "v1": valid padding, 64x64 -> 2x2 (DreamerV1/V2).
+    """
+
+    def __init__(self, in_channels: int, depth: int, act: str, norm: bool, style: str) -> None:
+        super().__init__()
+        if style not in ("v1", "v3"):
+            raise ValueError(f"unknown cnn_style {style!r}; valid: v1, v3")
+        pad = 1 if style == "v3" else 0
+        mods: list[nn.Module] = []
+        ch = in_channels
+        for i in range(4):
+            out = depth * 2**i
+            mods.append(nn.Conv2d(ch, out, 4, stride=2, padding=pad, bias=not norm))
+            if norm:
+                mods.append(ChannelNorm(out))
+            mods.append(activation(act))
+            ch = out
+        self.net = nn.Sequential(*mods)
+        side = 4 if style == "v3" else 2
+        self.out_dim = ch * side * side
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(..., C, 64, 64) in [-0.5, 0.5] -> (..., out_dim)."""
+        lead = images.shape[:-3]
+        x = self.net(images.reshape(-1, *images.shape[-3:]))
+        return x.reshape(*lead, -1)
+
+
+class ConvDecoder(nn.Module):
+    """Mean image from the model state.
+
+    style "v3": Linear to 4x4x(8 depth), then transposed convs k4 s2 with LayerNorm (V3 2023);
+    style "v1": Linear to 32 depth at 1x1, then transposed convs with kernels 5, 5, 6, 6 (V1/V2).
+    """
+
+    def __init__(
+        self, in_dim: int, out_channels: int, depth: int, act: str, norm: bool, style: str
+    ) -> None:
+        super().__init__()
+        self.style = style
+        if style == "v3":
+            self.side, ch = 4, depth * 8
+            self.proj = nn.Linear(in_dim, self.side * self.side * ch)
+            kernels, pad = (4, 4, 4, 4), 1
+        else:
+            self.side, ch = 1, depth * 32
+            self.proj = nn.Linear(in_dim, ch)
+            kernels, pad = (5, 5, 6, 6), 0
+        self.channels = ch
+        outs = [depth * 4, depth * 2, depth, out_channels]
+        mods: list[nn.Module] = []
+        for i, (k, out) in enumerate(zip(kernels, outs)):
+            last = i == len(outs) - 1
+            mods.append(
+                nn.ConvTranspose2d(ch, out, k, stride=2, padding=pad, bias=last or not norm)
+            )
+            if not last:
+                if norm:
+                    mods.append(ChannelNorm(out))
+                mods.append(activation(act))
+            ch = out
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(..., in_dim) -> (..., C, 64, 64) mean image in [-0.5, 0.5] units."""
+        lead = features.shape[:-1]
+        x = self.proj(features.reshape(-1, features.shape[-1]))
+        x = x.reshape(-1, self.channels, self.side, self.side)
+        x = self.net(x)
+        return x.reshape(*lead, *x.shape[1:])
+
+
+class NormGRUCell(nn.Module):
+    """GRU of DreamerV2/V3: one dense layer from [input, h] to 3 x units, LayerNorm, then
+    reset/candidate/update with the update gate's bias shifted by -1 (keeps memory early on)."""
+
+    def __init__(self, in_dim: int, units: int, norm: bool = True, update_bias: float = -1.0):
+        super().__init__()
+        self.units = units
+        self.update_bias = update_bias
+        # separate weights for the input and the recurrent state, so that input-only parts
+        # can be computed for a whole sequence at once (same function as one dense layer)
+        self.inp = nn.Linear(in_dim, 3 * units, bias=not norm)
+        self.rec = nn.Linear(units, 3 * units, bias=False)
+        self.norm = nn.LayerNorm(3 * units, eps=LN_EPS) if norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        parts = self.norm(self.inp(x) + self.rec(h))
+        reset, cand, update = parts.split(self.units, dim=-1)
+        reset = torch.sigmoid(reset)
+        cand = torch.tanh(reset * cand)
+        update = torch.sigmoid(update + self.update_bias)
+        return update * cand + (1.0 - update) * h
+
+
+class PlainGRUCell(nn.Module):
+    """The standard GRU cell of DreamerV1 (``tf.keras.layers.GRUCell``)."""
+
+    def __init__(self, in_dim: int, units: int) -> None:
+        super().__init__()
+        self.units = units
+        self.cell = nn.GRUCell(in_dim, units)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return self.cell(x, h)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def symmetric_uniform_(tensor: torch.Tensor, scale: float) -> torch.Tensor:
+    """Uniform in [-scale/sqrt(fan), scale/sqrt(fan)] (small output layers, e.g. the actor)."""
+    fan = tensor.shape[-1] if tensor.dim() > 1 else 1
+    bound = scale / math.sqrt(fan)
+    with torch.no_grad():
+        return tensor.uniform_(-bound, bound)
+
+
+__all__ = [
+    "ConvDecoder",
+    "ConvEncoder",
+    "MLP",
+    "NormGRUCell",
+    "PlainGRUCell",
+    "activation",
+    "count_parameters",
+    "init_weights",
+    "zero_init",
+]
