@@ -6,9 +6,6 @@ import math
 
 import pytest
 import torch
-
-from wmbench_core.learning.returns import lambda_returns
-from wmbench_core.learning.twohot import TwoHot, symexp, symlog
 from wmbench_dreamer.actor_critic import ReturnNormalizer
 from wmbench_dreamer.configs import DreamerConfig, DreamerV1Config, DreamerV2Config
 from wmbench_dreamer.distributions import (
@@ -21,6 +18,9 @@ from wmbench_dreamer.distributions import (
 from wmbench_dreamer.heads import ScalarHead
 from wmbench_dreamer.rssm import RSSM
 from wmbench_dreamer.world_model import kl_loss
+
+from wmbench_core.learning.returns import lambda_returns
+from wmbench_core.learning.twohot import TwoHot, symexp, symlog
 
 
 def test_symlog_symexp_hand_values():

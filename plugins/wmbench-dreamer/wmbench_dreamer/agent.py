@@ -56,9 +56,7 @@ class DreamerAgent(Agent):
         super().__init__(env=env, preset=preset, device=device, seed=seed, work_dir=work_dir)
         presets = PRESETS[self.version]
         self.preset = preset or next(iter(presets))
-        self.cfg: DreamerConfig = resolve_config(
-            CONFIG_CLASSES[self.version], presets, self.preset, config_overrides
-        )
+        self.cfg: DreamerConfig = resolve_config(CONFIG_CLASSES[self.version], presets, self.preset, config_overrides)
         validate(self.cfg)
         self.config = self.cfg.to_dict()
         self.config["preset"] = self.preset
@@ -99,9 +97,7 @@ class DreamerAgent(Agent):
         deter, stoch, prev_action = state
         images = self.wm.preprocess(torch.as_tensor(obs, device=self.device))
         embed_proj = self.wm.rssm.obs_embed(self.wm.encoder(images))
-        post = self.wm.rssm.obs_step(
-            {"deter": deter, "stoch": stoch}, prev_action, embed_proj, self.act_generator
-        )
+        post = self.wm.rssm.obs_step({"deter": deter, "stoch": stoch}, prev_action, embed_proj, self.act_generator)
         logp = self.ac.actor(self.wm.rssm.features(post))
         action = sample_onehot(logp, self.act_generator)
         return action.argmax(-1).cpu().numpy(), (post["deter"], post["stoch"], action)

@@ -22,9 +22,7 @@ def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
     return torch.log(probs)
 
 
-def sample_onehot(
-    log_probs: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def sample_onehot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A one-hot sample of each categorical over the last dim (no gradient)."""
     probs = log_probs.detach().exp()
     flat = probs.reshape(-1, probs.shape[-1])
@@ -49,9 +47,7 @@ def categorical_entropy(log_p: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(-1)
 
 
-def gaussian_kl(
-    mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor, std_q: torch.Tensor
-) -> torch.Tensor:
+def gaussian_kl(mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor, std_q: torch.Tensor) -> torch.Tensor:
     """KL(N(mean_p, std_p) || N(mean_q, std_q)) of diagonal Gaussians, summed over the last dim."""
     var_ratio = (std_p / std_q).pow(2)
     t1 = ((mean_p - mean_q) / std_q).pow(2)

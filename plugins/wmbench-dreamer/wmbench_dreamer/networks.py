@@ -104,9 +104,7 @@ class ConvDecoder(nn.Module):
     style "v1": Linear to 32 depth at 1x1, then transposed convs with kernels 5, 5, 6, 6 (V1/V2).
     """
 
-    def __init__(
-        self, in_dim: int, out_channels: int, depth: int, act: str, norm: bool, style: str
-    ) -> None:
+    def __init__(self, in_dim: int, out_channels: int, depth: int, act: str, norm: bool, style: str) -> None:
         super().__init__()
         self.style = style
         if style == "v3":
@@ -122,9 +120,7 @@ class ConvDecoder(nn.Module):
         mods: list[nn.Module] = []
         for i, (k, out) in enumerate(zip(kernels, outs)):
             last = i == len(outs) - 1
-            mods.append(
-                nn.ConvTranspose2d(ch, out, k, stride=2, padding=pad, bias=last or not norm)
-            )
+            mods.append(nn.ConvTranspose2d(ch, out, k, stride=2, padding=pad, bias=last or not norm))
             if not last:
                 if norm:
                     mods.append(ChannelNorm(out))

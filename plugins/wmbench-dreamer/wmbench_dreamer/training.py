@@ -44,9 +44,7 @@ class UpdateSchedule:
 class Trainer:
     """Optimisers and the update step for a world model and an actor-critic."""
 
-    def __init__(
-        self, cfg: DreamerConfig, wm: WorldModel, ac: ActorCritic, device: torch.device | str
-    ) -> None:
+    def __init__(self, cfg: DreamerConfig, wm: WorldModel, ac: ActorCritic, device: torch.device | str) -> None:
         self.cfg, self.wm, self.ac, self.device = cfg, wm, ac, device
         self.wm_opt = torch.optim.Adam(
             wm.parameters(), lr=cfg.model_lr, eps=cfg.model_eps, weight_decay=cfg.weight_decay
@@ -80,9 +78,7 @@ class Trainer:
             "is_first": is_first,
         }
 
-    def update(
-        self, replay: ReplayBuffer, rng: np.random.Generator, generator: torch.Generator
-    ) -> dict[str, float]:
+    def update(self, replay: ReplayBuffer, rng: np.random.Generator, generator: torch.Generator) -> dict[str, float]:
         cfg = self.cfg
         data = self.batch_tensors(replay.sample_sequences(cfg.batch_size, cfg.seq_len + 1, rng))
         # -- world model -----------------------------------------------------------------------
@@ -93,9 +89,7 @@ class Trainer:
             )  # fmt: skip
         self.wm_opt.zero_grad(set_to_none=True)
         wm_loss.backward()
-        metrics["wm/grad_norm"] = torch.nn.utils.clip_grad_norm_(
-            self.wm.parameters(), cfg.model_clip
-        )
+        metrics["wm/grad_norm"] = torch.nn.utils.clip_grad_norm_(self.wm.parameters(), cfg.model_clip)
         self.wm_opt.step()
         # -- actor-critic from every posterior state ---------------------------------------------
         start = {
@@ -108,12 +102,8 @@ class Trainer:
         self.actor_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
         (actor_loss + critic_loss).backward()
-        ac_metrics["ac/actor_grad_norm"] = torch.nn.utils.clip_grad_norm_(
-            self.ac.actor.parameters(), cfg.ac_clip
-        )
-        ac_metrics["ac/critic_grad_norm"] = torch.nn.utils.clip_grad_norm_(
-            self.ac.critic.parameters(), cfg.ac_clip
-        )
+        ac_metrics["ac/actor_grad_norm"] = torch.nn.utils.clip_grad_norm_(self.ac.actor.parameters(), cfg.ac_clip)
+        ac_metrics["ac/critic_grad_norm"] = torch.nn.utils.clip_grad_norm_(self.ac.critic.parameters(), cfg.ac_clip)
         self.actor_opt.step()
         self.critic_opt.step()
         self.ac.update_slow_critic()

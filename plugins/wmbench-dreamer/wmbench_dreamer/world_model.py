@@ -54,9 +54,7 @@ class WorldModel(nn.Module):
         self.rssm = RSSM(cfg, self.encoder.out_dim, num_actions)
         feat = self.rssm.stoch_dim + cfg.deter
         self.feat_dim = feat
-        self.decoder = ConvDecoder(
-            feat, self.channels, cfg.cnn_depth, cfg.cnn_act, cfg.norm, cfg.cnn_style
-        )
+        self.decoder = ConvDecoder(feat, self.channels, cfg.cnn_depth, cfg.cnn_act, cfg.norm, cfg.cnn_style)
         self.reward = ScalarHead(
             feat, cfg.reward_layers, cfg.head_units, cfg.head_act, cfg.norm, cfg.reward_head,
             cfg.twohot_bins, cfg.twohot_low, cfg.twohot_high,
