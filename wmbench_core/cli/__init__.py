@@ -1,47 +1,57 @@
 """The ``wmbench`` command line (also ``python -m wmbench_core``).
 
-Commands live in small modules: :mod:`.inspect` (list-agents, plugins, describe),
-:mod:`.run` (run, report); statistics (baselines, compare) and the suite (suite, status) add
-theirs when present. Input errors print one line and exit with code 2 (:mod:`.errors`).
+Commands live in small modules and are imported only when invoked (``wmbench list-agents`` must
+not pay for gymnasium, the runner or torch): :mod:`.inspect` (list-agents, plugins, describe),
+:mod:`.run` (run, report), :mod:`.stats` (baselines, compare), :mod:`.suite` (suite, status).
+Input errors print one line and exit with code 2 (:mod:`.errors`).
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
 from wmbench_core import __version__
 
+# command name -> "module:attribute" of its click command
+COMMANDS: dict[str, str] = {
+    "list-agents": "wmbench_core.cli.inspect:list_agents",
+    "plugins": "wmbench_core.cli.inspect:plugins",
+    "describe": "wmbench_core.cli.inspect:describe",
+    "run": "wmbench_core.cli.run:run",
+    "report": "wmbench_core.cli.run:report",
+    "baselines": "wmbench_core.cli.stats:baselines_command",
+    "compare": "wmbench_core.cli.stats:compare_command",
+    "suite": "wmbench_core.cli.suite:suite_command",
+    "status": "wmbench_core.cli.suite:status_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def _available(ref: str) -> bool:
+    module_name = ref.partition(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, ref in COMMANDS.items() if _available(ref))
+
+    def get_command(self, ctx: click.Context, name: str) -> Any:
+        ref = COMMANDS.get(name)
+        if ref is None or not _available(ref):
+            return None
+        module_name, _, attr = ref.partition(":")
+        return getattr(importlib.import_module(module_name), attr, None)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="wmbench")
 def cli() -> None:
     """Benchmark world-model RL agents on Atari 100k under one protocol."""
-
-
-def _register() -> None:
-    from wmbench_core.cli import inspect, run
-
-    for command in (inspect.list_agents, inspect.plugins, inspect.describe, run.run, run.report):
-        cli.add_command(command)
-    # Optional command modules (statistics, suite): registered when they exist.
-    for module_name, attrs in (
-        ("wmbench_core.cli.stats", ("baselines_command", "compare_command")),
-        ("wmbench_core.cli.suite", ("suite_command", "status_command")),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        for attr in attrs:
-            if hasattr(module, attr):
-                cli.add_command(getattr(module, attr))
-
-
-_register()
 
 
 def main() -> None:
