@@ -205,9 +205,13 @@ class _RunningFile:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "updated_unix": time.time(),
             "pending": self.pending, "running": list(self.running.values()),
         }  # fmt: skip
+        # Atomic (rename) but not fsync-ed: it is status information, rewritten all the time,
+        # and an fsync per write would double the driver's cost per job.
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         try:
-            atomic_write_text(self.path, dumps(state, indent=1))
-        except OSError:  # status information only; never stop the suite for it
+            tmp.write_text(dumps(state))
+            os.replace(tmp, self.path)
+        except OSError:  # never stop the suite for it
             pass
 
 

@@ -158,6 +158,7 @@ def test_cli_suite_dry_run_status_and_one_line_errors(tmp_path, monkeypatch):
         (["suite", "catch", "--agent", "random", "--executor", "local", "--workers", "2"], "--workers needs"),
         (["suite", "catch", "--agent", "random", "--resources", "{GPU}"], "--resources"),
         (["suite", "catch", "--agent", "random", "--retries", "-1"], "--retries must be >= 0"),
+        (["suite", "catch", "--agent", "random", "--executor", "ray", "--resources", '{"GPU": 1}'], "--device cuda"),
         (["status", str(tmp_path / "nothing")], "not a wmbench run dir"),
     ]
     import wmbench_core.executors as executors

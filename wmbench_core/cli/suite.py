@@ -194,11 +194,12 @@ def suite_command(
         raise UsageError(f"--retries must be >= 0, got {retries}")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
+    if parse_resources(resources).get("GPU", 0) > 0 and device == "cpu":
+        raise UsageError("--resources gives each job a GPU but --device is cpu; add --device cuda (or auto)")
     if executor == "ray" and not ray_available():
         from wmbench_core.executors import RAY_MISSING
 
         raise UsageError(RAY_MISSING)
-    parse_resources(resources)
     seed_list = parse_seeds(seeds)
     overrides = parse_overrides(sets)
     format_list = reporting.validate_formats(parse_list(formats))
