@@ -1,0 +1,278 @@
+"""Fast tests of the DIAMOND plugin (the learning tests are in test_diamond_learning.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from wmbench_diamond.actor_critic import actor_critic_loss
+from wmbench_diamond.agent import DiamondAgent
+from wmbench_diamond.configs import ActorCriticConfig, DenoiserConfig, SamplerConfig, make_config
+from wmbench_diamond.data import DiamondDataset, recency_weighted_steps
+from wmbench_diamond.denoiser import Denoiser, edm_conditioners, quantize
+from wmbench_diamond.sampler import DiffusionSampler, karras_sigmas
+from wmbench_diamond.trainer import DiamondModels
+
+from wmbench_core.agent import CheckpointError, ConfigError
+from wmbench_core.envs import make_env_spec
+from wmbench_core.learning.monitor import NonFiniteLossError
+
+# A schedule small enough for unit tests (catch, tiny nets).
+QUICK = {
+    "training.initial_collect_min": 40,
+    "training.threshold_rew": 1,
+    "training.initial_collect_max": 60,
+    "training.env_steps_per_epoch": 20,
+    "training.updates_per_epoch": 1,
+    "training.first_epoch_updates_denoiser": 2,
+    "training.first_epoch_updates_rew_end": 2,
+    "training.first_epoch_updates_actor_critic": 1,
+    "training.final_epochs": 1,
+    "training.gif_steps": 3,
+    "denoiser.batch_size": 4,
+    "rew_end.batch_size": 4,
+    "actor_critic.batch_size": 4,
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models: one thread is faster and does not fight other tests for the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def catch_agent(tmp_path=None, seed: int = 0, **over) -> DiamondAgent:
+    return DiamondAgent(env=make_env_spec("catch"), preset="tiny", seed=seed, work_dir=tmp_path, **{**QUICK, **over})
+
+
+# -- EDM preconditioning, noise, sampler -------------------------------------------------------
+def test_edm_conditioners_match_hand_computed_values():
+    # σ = 1 with offset noise 0.3: σ_eff = √1.09, σ_eff² + σ_data² = 1.34
+    cs = edm_conditioners(torch.tensor([1.0]), sigma_data=0.5, sigma_offset_noise=0.3)
+    assert cs.c_in.item() == pytest.approx(0.8638684256, rel=1e-6)
+    assert cs.c_skip.item() == pytest.approx(0.1865671642, rel=1e-6)  # 0.25 / 1.34
+    assert cs.c_out.item() == pytest.approx(0.4509525573, rel=1e-6)
+    assert cs.c_noise.item() == pytest.approx(0.0107722120, rel=1e-5)  # ln(√1.09) / 4
+    # plain EDM (no offset) at σ = σ_data: c_skip = 1/2, c_out = σ_data/√2, c_in = √2
+    cs = edm_conditioners(torch.tensor([0.5]), sigma_data=0.5, sigma_offset_noise=0.0)
+    assert cs.c_skip.item() == pytest.approx(0.5)
+    assert cs.c_out.item() == pytest.approx(0.3535533906, rel=1e-6)
+    assert cs.c_in.item() == pytest.approx(1.4142135624, rel=1e-6)
+    assert cs.c_noise.item() == pytest.approx(math.log(0.5) / 4, rel=1e-6)
+    # the EDM identity c_skip + c_out² / σ_data² = 1 holds at every level
+    s = torch.tensor([0.01, 0.3, 2.0, 20.0])
+    cs = edm_conditioners(s, 0.5, 0.3)
+    assert torch.allclose(cs.c_skip.flatten() + cs.c_out.flatten() ** 2 / 0.25, torch.ones(4))
+
+
+def test_training_noise_is_clipped_log_normal():
+    d = Denoiser(DenoiserConfig(channels=(8,), depths=(1,), attn_depths=(0,), cond_channels=8), 3)
+    g = torch.Generator().manual_seed(0)
+    s = d.sample_sigma(200_000, "cpu", g)
+    assert s.min() >= 2e-3 and s.max() <= 20.0
+    log_s = s.log()
+    assert log_s.median().item() == pytest.approx(-0.4, abs=0.02)  # P_mean
+    q16, q84 = torch.quantile(log_s[:100_000], torch.tensor([0.1587, 0.8413]))
+    assert ((q84 - q16) / 2).item() == pytest.approx(1.2, abs=0.03)  # P_std
+
+
+def test_sampler_sigma_sequence():
+    sig = karras_sigmas(3, 2e-3, 5.0, 7.0)
+    # (5^(1/7) + ½ (0.002^(1/7) − 5^(1/7)))^7 = 0.28308 for the middle level
+    assert sig.tolist() == pytest.approx([5.0, 0.2830819, 0.002, 0.0], rel=1e-5)
+    small = DenoiserConfig(channels=(8,), depths=(1,), attn_depths=(0,), cond_channels=8)
+    assert DiffusionSampler(Denoiser(small, 4), SamplerConfig()).sigmas.tolist() == pytest.approx(
+        sig.tolist()
+    )
+
+
+def test_denoising_a_clean_frame_at_tiny_sigma_returns_it():
+    torch.manual_seed(0)
+    cfg = DenoiserConfig(channels=(8, 8), depths=(1, 1), attn_depths=(0, 0), cond_channels=8, sigma_offset_noise=0.0)
+    d = Denoiser(cfg, 3)
+    torch.nn.init.normal_(d.inner_model.conv_out.weight, std=0.05)  # a non-trivial network
+    frame = torch.randint(0, 256, (2, 3, 16, 16)).float() / 127.5 - 1  # on the uint8 grid
+    past = torch.rand(2, 4, 3, 16, 16) * 2 - 1
+    act = torch.randint(0, 3, (2, 4))
+    out = d.denoise(frame, torch.full((2,), 2e-3), past, act)
+    assert torch.equal(out, frame)
+    # and quantisation itself is exact on the grid and snaps off-grid values to it
+    assert torch.equal(quantize(frame), frame)
+    assert torch.allclose(quantize(frame + 0.002), frame)
+
+
+def test_denoiser_starts_as_skip_connection_and_loss_trains():
+    cfg = DenoiserConfig(channels=(8, 8), depths=(1, 1), attn_depths=(0, 0), cond_channels=8)
+    d = Denoiser(cfg, 3)
+    x = torch.randn(2, 3, 8, 8)
+    sigma = torch.tensor([1.0, 0.1])
+    cs = d.conditioners(sigma)
+    out = d.denoise(x, sigma, torch.zeros(2, 4, 3, 8, 8), torch.zeros(2, 4, dtype=torch.long))
+    assert torch.allclose(out, quantize(cs.c_skip * x))  # zero-initialised output conv
+    obs = torch.rand(4, 6, 3, 8, 8) * 2 - 1
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    loss = d.compute_loss(obs, torch.zeros(4, 6, dtype=torch.long), mask, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and d.inner_model.conv_out.weight.grad.abs().sum() > 0
+
+
+# -- data ----------------------------------------------------------------------------------------
+def test_recency_weighted_sampler_proportions():
+    rng = np.random.default_rng(0)
+    lens = np.array([10, 50, 10, 50, 10, 50, 5, 100])  # 8 episodes -> quarters of 2
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    steps = recency_weighted_steps(starts, lens, 200_000, rng)
+    ep = np.searchsorted(starts, steps, side="right") - 1
+    frac = np.bincount(ep, minlength=8) / len(ep)
+    # 70% on the newest quarter, 10% on each other, episodes uniform within a quarter
+    assert frac.reshape(4, 2).sum(1) == pytest.approx([0.1, 0.1, 0.1, 0.7], abs=0.005)
+    assert frac == pytest.approx([0.05] * 6 + [0.35, 0.35], abs=0.005)
+    # steps uniform inside an episode
+    within = steps[ep == 7] - starts[7]
+    assert np.bincount(within, minlength=100).std() / (len(within) / 100) < 0.1
+    # fewer episodes than groups: proportional to length (uniform over steps)
+    steps = recency_weighted_steps(starts[:2], lens[:2], 60_000, rng)
+    assert (steps < 10).mean() == pytest.approx(10 / 60, abs=0.01)
+
+
+def test_segments_pad_mask_and_final_observation():
+    ds = DiamondDataset(16, (8, 8, 3), 8)
+    frame = lambda v: np.full((8, 8, 3), v, np.uint8)  # noqa: E731
+    for t in range(3):  # episode 0: steps 0..2, ends with a final frame 200
+        ds.add(frame(10 * t), t, 0.0, t == 2, False, t == 0, frame(200) if t == 2 else None)
+    for t in range(4):  # episode 1, still running
+        ds.add(frame(100 + t), 1, 1.0, False, False, t == 0)
+    rng = np.random.default_rng(0)
+    seg = ds.segments(np.array([-2, 1, 5]), 4, np.array([0, 1, 5]), rng)
+    m = seg["mask"].numpy()
+    assert m.tolist() == [[False, False, True, True], [True, True, True, False], [True, True, False, False]]
+    px = ((seg["obs"][:, :, 0, 0, 0] + 1) * 127.5).numpy().round(3)
+    assert px[0].tolist() == [127.5, 127.5, 0, 10]
+    assert seg["obs"][0, :2].abs().sum() == 0  # left padding is zero (mid-grey)
+    assert px[1].tolist()[:3] == [10, 20, 200]  # the final observation follows the last step
+    assert seg["end"][1].tolist() == [False, True, False, False]
+    assert seg["act"][0].tolist()[:2] == [0, 0]
+    assert not m[2, 2:].any()  # the running episode has no next frame yet
+
+
+def test_lambda_returns_in_actor_critic_loss():
+    cfg = ActorCriticConfig()
+    T, B, A = 3, 1, 2
+    logits = torch.zeros(T, B, A, requires_grad=True)
+    values = torch.tensor([[0.5], [0.2], [0.4], [1.0]], requires_grad=True)
+    rew = torch.tensor([[0.0], [3.0], [-2.0]])  # sign-clipped to 0, 1, -1
+    end = torch.tensor([[False], [False], [True]])
+    act = torch.zeros(T, B, dtype=torch.long)
+    g, lam = cfg.gamma, cfg.lambda_
+    G2 = -1.0  # terminal: no bootstrap
+    G1 = 1.0 + g * ((1 - lam) * 0.4 + lam * G2)
+    G0 = 0.0 + g * ((1 - lam) * 0.2 + lam * G1)
+    loss, m = actor_critic_loss(logits, values, act, rew, end, cfg)
+    assert m["actor_critic/return"] == pytest.approx((G0 + G1 + G2) / 3, rel=1e-5)
+    v_loss = ((0.5 - G0) ** 2 + (0.2 - G1) ** 2 + (0.4 - G2) ** 2) / 3
+    assert m["actor_critic/loss_value"] == pytest.approx(v_loss, rel=1e-5)
+    assert m["actor_critic/entropy"] == pytest.approx(math.log(2), rel=1e-5)
+    loss.backward()
+    assert logits.grad is not None and values.grad is not None
+
+
+# -- models and agent ----------------------------------------------------------------------------
+def test_paper_parameter_counts():
+    cfg, _ = make_config("atari100k")
+    models = DiamondModels(cfg, num_actions=4)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(models.denoiser) == 4_405_955
+    assert count(models.rew_end) == 5_900_864
+    assert count(models.actor_critic) == 3_229_637
+
+
+def test_config_errors_and_freeway_temperature():
+    with pytest.raises(ConfigError, match="unknown preset"):
+        DiamondAgent(env=make_env_spec("catch"), preset="huge")
+    with pytest.raises(ConfigError, match="unknown config key"):
+        DiamondAgent(env=make_env_spec("catch"), preset="tiny", **{"denoiser.chanels": (8,)})
+    cfg, _ = make_config("atari100k", game="Freeway")
+    assert cfg.actor_critic.temperature == 0.01
+    cfg, _ = make_config("atari100k", {"actor_critic.temperature": 0.5}, game="Freeway")
+    assert cfg.actor_critic.temperature == 0.5  # --set wins
+
+
+def test_train_checkpoint_resume_and_determinism(tmp_path):
+    a = catch_agent(tmp_path / "a")
+    summary = a.train(80)
+    assert summary["env_steps"] == 80 and a.env_steps_trained == 80
+    assert summary["updates"] == {"denoiser": 2 + 3, "rew_end": 2 + 3, "actor_critic": 1 + 3}
+    assert (tmp_path / "a" / "losses.csv").read_text().startswith("env_step,wall_time,epoch")
+    assert any(p.name.startswith("imagined_rollout") for p in (tmp_path / "a").iterdir())
+    assert a.describe()["hyperparameters"]["image_size"] == 8
+
+    b = catch_agent(tmp_path / "b")
+    b.train(80)
+    for (k, p), q in zip(a.models.state_dict().items(), b.models.state_dict().values()):
+        assert torch.equal(p, q), k  # same seed -> same run
+
+    ckpt = tmp_path / "ckpt.pt"
+    a.save_checkpoint(ckpt)
+    c = catch_agent()
+    c.load_checkpoint(ckpt)
+    assert c.env_steps_trained == 80 and c.trainer.epoch == a.trainer.epoch
+    assert len(c.trainer.dataset) == 80 and c.trainer.dataset.final_obs.keys() == a.trainer.dataset.final_obs.keys()
+    assert c.trainer.optimizers["denoiser"].state_dict()["state"].keys()
+    c.train(100)  # resumes: one more collecting epoch (the final epochs were already done)
+    assert c.env_steps_trained == 100 and c.trainer.num_updates["denoiser"] == 5 + 1
+
+    with pytest.raises(CheckpointError, match="different config"):
+        catch_agent(**{"actor_critic.gamma": 0.9}).load_checkpoint(ckpt)
+
+
+def test_act_is_deterministic_per_seed_with_batch_first_state():
+    obs = np.zeros((5, 64, 64, 3), np.uint8)
+    acts = []
+    for _ in range(2):
+        a = catch_agent(seed=3)
+        state = a.initial_state(5)
+        assert state[0].shape == (5, 64)
+        seq = []
+        for _ in range(4):
+            act, state = a.act(obs, state)
+            seq.append(act)
+        acts.append(np.stack(seq))
+    assert np.array_equal(acts[0], acts[1]) and acts[0].dtype.kind == "i"
+    res = catch_agent().evaluate(4, num_envs=2)
+    assert len(res["episode_returns"]) == 4
+
+
+def test_non_finite_loss_stops_training(monkeypatch):
+    a = catch_agent()
+    monkeypatch.setattr(a.trainer, "update_rew_end", lambda: {"rew_end/loss": float("nan")})
+    with pytest.raises(NonFiniteLossError, match="rew_end/loss"):
+        a.train(60)
+
+
+def test_world_model_env_batched_reset_step():
+    a = catch_agent()
+    a.trainer.collect(30)
+    env = a.trainer.wm_env
+    obs, info = env.reset()
+    assert obs.shape == (4, 3, 8, 8) and info["burnin_obs"].shape == (4, 3, 3, 8, 8)
+    obs2, rew, end, trunc, info = env.step(torch.zeros(4, dtype=torch.long))
+    assert obs2.shape == obs.shape and rew.shape == end.shape == trunc.shape == (4,)
+    assert set(rew.tolist()) <= {-1.0, 0.0, 1.0}
+    assert info["final_observation"].shape == obs.shape
+
+
+def test_initial_collection_minority_reward_rule():
+    # catch: one non-zero reward per 7-step episode, so 3 of them need exactly 21 steps
+    over = {"training.threshold_rew": 3, "training.initial_collect_min": 7, "training.collect_chunk": 7}
+    a = catch_agent(**over, **{"training.initial_collect_max": 100})
+    a.trainer.initial_collection(1000)
+    assert len(a.trainer.dataset) == 21
+    assert a.trainer.dataset.reward_class_counts()[[0, 2]].sum() == 3
+    a = catch_agent(**over, **{"training.initial_collect_max": 10})
+    a.trainer.initial_collection(1000)
+    assert len(a.trainer.dataset) == 10  # capped
