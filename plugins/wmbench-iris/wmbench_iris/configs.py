@@ -100,13 +100,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "atari100k": {},
     # Same code, small enough to learn `catch` (7-step episodes, 3 actions) on a CPU in minutes.
     "tiny": {
-        "tokenizer.vocab_size": 64,
-        "tokenizer.embed_dim": 32,
+        "tokenizer.vocab_size": 32,
+        "tokenizer.embed_dim": 16,
         "tokenizer.z_channels": 32,
-        "tokenizer.ch": 16,
-        "tokenizer.num_res_blocks": 1,
-        "tokenizer.attn_resolutions": (8,),
-        "tokenizer.norm_groups": 8,
+        "tokenizer.ch": 8,
+        "tokenizer.ch_mult": (1, 1, 2, 2, 4),  # thin at 64x64, where convolutions cost most
+        "tokenizer.num_res_blocks": 0,  # encoder: strided convs + middle; decoder: 1 block/level
+        "tokenizer.attn_resolutions": (),
+        "tokenizer.norm_groups": 4,
         "world_model.max_blocks": 8,
         "world_model.num_layers": 2,
         "world_model.num_heads": 2,
@@ -125,7 +126,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "training.tokenizer_start_after_epochs": 1,
         "training.world_model_start_after_epochs": 2,
         "training.actor_critic_start_after_epochs": 4,
-        "training.tokenizer_steps_per_epoch": 40,
+        "training.tokenizer_steps_per_epoch": 20,
         "training.world_model_steps_per_epoch": 40,
         "training.actor_critic_steps_per_epoch": 20,
         "training.tokenizer_batch_size": 32,

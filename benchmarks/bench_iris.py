@@ -1,0 +1,183 @@
+"""Speed of the wmbench IRIS plugin at the paper's (atari100k) sizes, next to the reference.
+
+Measures seconds per update of each component and imagined steps per second, with the same
+batch shapes as the reference's Atari 100k config (tokenizer 256 frames; world model 64 x 20
+frames; actor-critic 64 rollouts, burn-in 20, horizon 20), untrained models and synthetic
+random frames (8 episodes x 1000 steps), like the reference timings in
+shared/research/peer-timings.md §2 (eloialonso/iris @ 24326aa, torch 2.13 CPU, 2 threads).
+
+    python benchmarks/bench_iris.py                    # tuned glibc malloc (MALLOC_ENV)
+    python benchmarks/bench_iris.py --malloc default   # glibc defaults
+    python benchmarks/bench_iris.py --quick            # fewer repetitions
+
+The allocator setting is applied by re-executing this script with the environment variables of
+wmbench_core.learning.allocator.MALLOC_ENV (or without them), i.e. exactly how the reference
+figures were taken. Reference figures (same machine type, uncontended) are printed next to ours
+with the ratio reference / ours (> 1: we are faster). Running the reference side by side needs
+its checkout and a throwaway driver (see peer-timings.md §2); when that is not done, the ratio
+is against those recorded figures, and the script says so.
+
+World-model and actor-critic updates are timed twice: "cold" re-encodes every sampled frame (the
+reference's behaviour, token cache invalidated before each update) and "cached" reuses tokens
+computed since the last tokenizer update (wmbench's behaviour during an epoch's world-model and
+actor-critic phases, exact because the tokenizer is frozen then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+# Reference (eloialonso/iris @ 24326aa) seconds per update, peer-timings.md §2.2 and §4.
+PEER = {
+    "default": {"tokenizer": 62.7, "world_model": 44.2, "actor_critic": 106.5, "imagined_frame": 1.4},
+    "tuned": {"tokenizer": 15.3, "world_model": 36.4, "actor_critic": 95.2, "imagined_frame": 1.1},
+}
+
+
+def _reexec(mode: str) -> None:
+    from wmbench_core.learning.allocator import MALLOC_ENV
+
+    env = dict(os.environ)
+    want = mode == "tuned"
+    has = all(env.get(k) == v for k, v in MALLOC_ENV.items())
+    if want == has and env.get("_IRIS_BENCH_CHILD"):
+        return
+    for k in MALLOC_ENV:
+        env.pop(k, None)
+    if want:
+        env.update(MALLOC_ENV)
+    else:
+        env["WMBENCH_NO_MALLOC_TUNING"] = "1"
+    env["_IRIS_BENCH_CHILD"] = "1"
+    sys.exit(subprocess.call([sys.executable, *sys.argv], env=env))
+
+
+def _time(fn, warmup: int, reps: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="1 warm-up + 1 timed update each")
+    ap.add_argument("--only", default="tokenizer,world_model,actor_critic,imagination")
+    args = ap.parse_args()
+    _reexec(args.malloc)
+
+    import numpy as np
+    import torch
+    from wmbench_iris import trainer as T
+    from wmbench_iris.agent import IrisAgent
+    from wmbench_iris.imagination import ImaginedEnv
+
+    from wmbench_core.envs import make_env_spec
+
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    agent = IrisAgent(env=make_env_spec("ALE/Breakout-v5"), preset="atari100k", seed=0)
+    cfg, t = agent.cfg, agent.cfg.training
+    rng = np.random.default_rng(0)
+    agent._ensure_replay(8000)
+    replay, cache = agent.replay, agent.token_cache
+    for _ in range(8):  # synthetic data like the reference timing: 8 episodes x 1000 frames
+        frames = rng.integers(0, 256, (1000, 64, 64, 3), dtype=np.uint8)
+        for i in range(1000):
+            replay.add(frames[i], int(rng.integers(4)), float(rng.integers(-1, 2)), i == 999,
+                       is_first=i == 0, row=replay.total_added)
+    warm, reps = (1, 1) if args.quick else (1, 3)
+    only = set(args.only.split(","))
+    load = os.getloadavg()[0]
+    results: dict[str, list[float]] = {}
+
+    if "tokenizer" in only:
+        def tok() -> None:
+            x = T.tokenizer_batch(replay, t.tokenizer_batch_size, rng)
+            T.tokenizer_update(agent.tokenizer, agent.opt_tokenizer, x, t.max_grad_norm)
+        results["tokenizer"] = _time(tok, warm, reps)
+
+    def wm(cold: bool):
+        def run() -> None:
+            if cold:
+                cache.invalidate()
+            b = T.world_model_batch(replay, cache, agent.tokenizer, t.world_model_batch_size,
+                                    cfg.world_model.max_blocks, rng, t.inference_chunk)
+            T.world_model_update(agent.world_model, agent.opt_world_model, b["tokens"],
+                                 b["actions"], b["rewards"], b["ends"], b["mask"], t.max_grad_norm)
+        return run
+
+    def ac(cold: bool):
+        def run() -> None:
+            if cold:
+                cache.invalidate()
+            b = T.actor_critic_batch(replay, cache, agent.tokenizer, t.actor_critic_batch_size,
+                                     cfg.actor_critic.burn_in, rng, t.inference_chunk)
+            T.actor_critic_update(agent.actor_critic, agent.opt_actor_critic, agent.tokenizer,
+                                  agent.world_model, b["tokens"], b["mask"], cfg, agent.train_gen)
+        return run
+
+    if "world_model" in only:
+        results["world_model (cold: encode every frame)"] = _time(wm(True), warm, reps)
+        # steady state of an epoch: the whole buffer encoded once, then reused
+        cache.invalidate()
+        T.world_model_batch(replay, cache, agent.tokenizer, 1, 1, rng, t.inference_chunk)
+        allrows = np.arange(len(replay))
+        seg = replay.sample_segments(len(allrows), 1, rng, starts=allrows)
+        t0 = time.perf_counter()
+        cache.lookup(agent.tokenizer, seg["obs"], seg["row"], t.inference_chunk)
+        results["encode 8000 frames (once per epoch)"] = [time.perf_counter() - t0]
+        results["world_model (cached tokens)"] = _time(wm(False), warm, reps)
+    if "actor_critic" in only:
+        results["actor_critic (cold: encode every frame)"] = _time(ac(True), warm, 1)
+        allrows = np.arange(len(replay))
+        seg = replay.sample_segments(len(allrows), 1, rng, starts=allrows)
+        cache.lookup(agent.tokenizer, seg["obs"], seg["row"], t.inference_chunk)
+        results["actor_critic (cached tokens)"] = _time(ac(False), warm, reps)
+    if "imagination" in only:
+        agent.tokenizer.eval()
+        agent.world_model.eval()
+        env = ImaginedEnv(agent.tokenizer, agent.world_model, agent.train_gen)
+        start = torch.randint(0, 512, (64, 16))
+        acts = torch.randint(0, 4, (64,))
+
+        def imagine() -> None:
+            env.reset(start)
+            for _ in range(19):
+                env.step(acts)
+        times = _time(imagine, 1, reps)
+        results["imagined frame batch (64 frames: 16 GPT calls + decode)"] = [x / 19 for x in times]
+
+    peer = PEER[args.malloc]
+    print(f"\nwmbench IRIS, atari100k sizes, torch {torch.__version__}, {args.threads} threads, "
+          f"malloc {args.malloc}, load average at start {load:.1f} (2 cores)")
+    print("reference: recorded figures of eloialonso/iris @ 24326aa on this machine type "
+          "(peer-timings.md §2/§4, uncontended); not re-run side by side here\n")
+    print(f"{'item':58s} {'ours s (median, min-max)':>26s} {'reference s':>12s} {'ratio':>7s}")
+    for name, xs in results.items():
+        key = next((k for k in peer if name.startswith(k) or (k == "imagined_frame"
+                                                             and name.startswith("imagined"))), None)
+        med = statistics.median(xs)
+        ref = peer.get(key) if key else None
+        ratio = f"{ref / med:6.2f}x" if ref else "    -"
+        refs = f"{ref:12.1f}" if ref else f"{'-':>12s}"
+        print(f"{name:58s} {med:10.2f} ({min(xs):.2f}-{max(xs):.2f}) n={len(xs):<3d} {refs} {ratio}")
+    if "imagination" in only:
+        per = statistics.median(results["imagined frame batch (64 frames: 16 GPT calls + decode)"])
+        print(f"\nimagined steps/s: {64 / per:.1f} (reference ≈ {64 / peer['imagined_frame']:.1f})")
+
+
+if __name__ == "__main__":
+    main()
