@@ -472,8 +472,10 @@ class RayExecutor(Executor):
             kwargs.update(self.init_kwargs)
             try:
                 ray.init(**kwargs)
-            except ConnectionError as exc:
-                raise UsageError(f"cannot connect to the Ray cluster at {self.address!r}: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, timeouts ...
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                where = f"connect to the Ray cluster at {self.address!r}" if self.address else "start Ray"
+                raise UsageError(f"cannot {where}: {first}") from None
             self._owns_ray = True
         total = ray.cluster_resources()
         # An infeasible request makes Ray wait forever: refuse it up front.

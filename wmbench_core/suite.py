@@ -230,6 +230,9 @@ def run_suite(
     events: SuiteEvents | None = None,
     formats: Iterable[str] = ("json", "csv", "md", "tex"),
     suite: str | None = None,
+    baselines: str | Sequence[str] | None = "auto",
+    compare: bool = True,
+    compare_formats: Sequence[str] | None = None,
     poll_interval: float = 0.5,
 ) -> SuiteResult:
     """Run ``jobs`` into the run dir ``out_dir`` and write the reports. See the module doc."""
@@ -300,7 +303,8 @@ def run_suite(
     result.document = store.write_document()
     written = reporting.export(result.document, store.out_dir, [f for f in format_list if f != "json"])
     result.reports = [str(store.document_path), *map(str, written)]
-    result.reports += write_comparison(result.document, store.out_dir)
+    if compare:
+        result.reports += write_comparison(store.out_dir, baselines, compare_formats)
     result.wall_time = time.perf_counter() - t_start
     return result
 
@@ -361,25 +365,48 @@ def _write_manifest(out_dir: Path, jobs: Sequence[Job], executor: Executor, suit
     atomic_write_text(out_dir / SUITE_FILE, dumps(manifest, indent=1))
 
 
-def write_comparison(document: dict[str, Any], out_dir: Path) -> list[str]:
-    """The statistics engineer's HNS / aggregate / baseline comparison, when installed
-    (``wmbench_core.compare``); returns the files it wrote. Never fails the suite."""
+def write_comparison(
+    out_dir: str | Path, baselines: str | Sequence[str] | None = "auto", formats: Sequence[str] | None = None
+) -> list[str]:
+    """The human-normalised comparison of the run dir (``compare.{md,tex,csv,json,html}``,
+    figures when matplotlib is there) against published ``baselines`` ("auto": those of the
+    run's agents, e.g. iris, diamond, dreamerv3; None or "none": no baselines), when the
+    statistics module (``wmbench_core.compare``) is installed and every game has human/random
+    reference scores (so not for ``catch``). Returns the files written; never fails the suite:
+    an error is written to ``compare_error.txt`` instead."""
     try:
-        from wmbench_core import compare  # type: ignore[attr-defined]
+        from wmbench_core import compare, normalization
     except ImportError:
         return []
-    for name in ("write_suite_report", "write_report", "write_reports", "export_comparison"):
-        fn = getattr(compare, name, None)
-        if callable(fn):
+    out = Path(out_dir)
+    records = [r for r in latest_records(read_records(out)) if r.get("status") == "ok" and r.get("episode_returns")]
+    games = {r["game"] for r in records}
+    if not games or not all(normalization.has_reference(g) for g in games):
+        return []
+    try:
+        if baselines in (None, "none", ""):
+            names: list[str] = []
+        elif baselines == "auto":
+            from wmbench_core.baselines import baseline_names
+
+            agents = {str(r["agent"]).lower() for r in records}
+            names = [n for n in baseline_names() if n in agents]
+        else:
+            names = compare.parse_baselines(baselines)
+        document = compare.build_comparison([out], names, scores="hns")
+        if formats is None:
+            formats = ["md", "tex", "csv", "json", "html"]
             try:
-                written = fn(document, out_dir)
-            except Exception:  # noqa: BLE001 - a report is never worth the results
-                (Path(out_dir) / "compare_error.txt").write_text(traceback.format_exc())
-                return [str(Path(out_dir) / "compare_error.txt")]
-            if isinstance(written, (str, Path)):
-                return [str(written)]
-            return [str(p) for p in (written or []) if isinstance(p, (str, Path))]
-    return []
+                import matplotlib  # noqa: F401
+
+                formats.append("png")
+            except ImportError:
+                pass
+        return [str(p) for p in compare.write_comparison(document, out, list(formats))]
+    except Exception:  # noqa: BLE001 - a report is never worth the results
+        path = out / "compare_error.txt"
+        path.write_text(traceback.format_exc())
+        return [str(path)]
 
 
 # -- status (reads files only: safe while a suite runs elsewhere) -------------------------------

@@ -45,9 +45,9 @@ def returns_by_job(out_dir: Path) -> dict[str, list[float]]:
 
 def test_ray_executor_gives_the_same_results_as_local(tmp_path, ray_cluster):
     jobs = plan_suite("catch", ["random"], range(4), episodes=12, eval_envs=4)  # (Pong: test_suite.py)
-    local = run_suite(jobs, tmp_path / "local")
+    local = run_suite(jobs, tmp_path / "local", compare=False)
     ex = RayExecutor(tmp_path / "ray")
-    res = run_suite(jobs, tmp_path / "ray", ex)
+    res = run_suite(jobs, tmp_path / "ray", ex, compare=False)
     assert ex.slots == 2  # what the 2-CPU cluster fits at 1 CPU per job
     assert sorted(res.ok) == sorted(local.ok) == sorted(j.id for j in jobs)
     assert returns_by_job(tmp_path / "ray") == returns_by_job(tmp_path / "local")
@@ -61,7 +61,7 @@ def test_ray_worker_killed_mid_job_is_retried_from_its_checkpoint(tmp_path, ray_
     jobs = plan_suite("catch", ["faulty"], range(3), episodes=6, train_steps=40, checkpoint_every=10,
                       eval_envs=2, overrides={"marker_dir": str(marker), "victim_seed": 1, "kill_times": 1,
                                               "kill_at": 35, "step_sleep": 0.002})  # fmt: skip
-    res = run_suite(jobs, tmp_path / "run", "ray", retries=1, factories=FACTORIES)
+    res = run_suite(jobs, tmp_path / "run", "ray", retries=1, factories=FACTORIES, compare=False)
     assert sorted(res.ok) == sorted(j.id for j in jobs) and res.retries == 1
     assert Counter(r["job_id"] for r in read_records(tmp_path / "run")) == Counter(j.id for j in jobs)
     victim = next(r for r in read_records(tmp_path / "run") if r["seed"] == 1)

@@ -20,7 +20,7 @@ from wmbench_core.envs.games import ATARI100K_GAMES
 from wmbench_core.executors import ProcessExecutor, parse_resources
 from wmbench_core.parsing import UsageError
 from wmbench_core.results import read_records
-from wmbench_core.suite import plan_suite, run_suite, suite_status
+from wmbench_core.suite import plan_suite, run_suite, suite_status, write_comparison
 
 HERE = Path(__file__).resolve().parent
 FACTORIES = {"faulty": "wmsuite_agents:FaultyAgent"}
@@ -75,12 +75,19 @@ def small_plan():
     return catch + pong
 
 
-def test_local_and_process_executors_give_identical_results(tmp_path):
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """small_plan() through the local executor once (with the final comparison against IRIS)."""
+    out = tmp_path_factory.mktemp("local")
+    return out, run_suite(small_plan(), out, "local", baselines="iris", compare_formats=["md"])
+
+
+def test_local_and_process_executors_give_identical_results(tmp_path, local_run):
     jobs = small_plan()
-    local = run_suite(jobs, tmp_path / "local", "local")
-    proc = run_suite(jobs, tmp_path / "process", "process", workers=2)
+    local_dir, local = local_run
+    proc = run_suite(jobs, tmp_path / "process", "process", workers=2, compare=False)
     assert sorted(local.ok) == sorted(proc.ok) == sorted(j.id for j in jobs)
-    assert returns_by_job(tmp_path / "local") == returns_by_job(tmp_path / "process")
+    assert returns_by_job(local_dir) == returns_by_job(tmp_path / "process")
     records = read_records(tmp_path / "process")
     assert {r["executor"] for r in records} == {"process"} and all(r["attempts"] == 1 for r in records)
     assert (tmp_path / "process" / "benchmark_results.md").is_file()
@@ -90,14 +97,14 @@ def test_local_and_process_executors_give_identical_results(tmp_path):
 def test_failing_job_is_retried_then_recorded_failed_and_the_suite_goes_on(tmp_path, agents_importable):
     # raises on its first attempt: one retry fixes it
     res = run_suite(faulty_jobs(tmp_path, seeds=[0, 1], victim_seed=1, raise_times=1), tmp_path / "a",
-                    retries=1, factories=FACTORIES)  # fmt: skip
+                    retries=1, factories=FACTORIES, compare=False)  # fmt: skip
     assert sorted(res.ok) == ["faulty|default|catch|0", "faulty|default|catch|1"] and res.retries == 1
     victim = [r for r in read_records(tmp_path / "a") if r["seed"] == 1]
     assert len(victim) == 1 and victim[0]["attempts"] == 2
     assert "RuntimeError: deliberate failure" in victim[0]["retried_errors"][0]
     # NaN returns every time: recorded failed after 1 + 2 attempts, the other job is fine
     res = run_suite(faulty_jobs(tmp_path, seeds=[0, 1], victim_seed=1, nan=True), tmp_path / "b",
-                    retries=2, factories=FACTORIES)  # fmt: skip
+                    retries=2, factories=FACTORIES, compare=False)  # fmt: skip
     assert res.failed == ["faulty|default|catch|1"] and res.ok == ["faulty|default|catch|0"]
     (failed,) = [r for r in read_records(tmp_path / "b") if r["status"] == "failed"]
     assert failed["attempts"] == 3 and "FloatingPointError" in failed["error"]
@@ -105,10 +112,10 @@ def test_failing_job_is_retried_then_recorded_failed_and_the_suite_goes_on(tmp_p
 
 
 def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path, agents_importable):
-    clean = run_suite(faulty_jobs(tmp_path, step_sleep=0.002), tmp_path / "clean", factories=FACTORIES)
+    clean = run_suite(faulty_jobs(tmp_path, step_sleep=0.002), tmp_path / "clean", factories=FACTORIES, compare=False)
     jobs = faulty_jobs(tmp_path, victim_seed=1, kill_times=1, kill_at=35, step_sleep=0.002)
     ex = ProcessExecutor(tmp_path / "killed", workers=2, factories=FACTORIES)
-    res = run_suite(jobs, tmp_path / "killed", ex, retries=1)
+    res = run_suite(jobs, tmp_path / "killed", ex, retries=1, compare=False)
     assert sorted(res.ok) == sorted(clean.ok) and not res.failed
     assert ex.pool_restarts == 1
     assert job_counts(tmp_path / "killed") == Counter({j.id: 1 for j in jobs})  # nothing lost or repeated
@@ -121,15 +128,15 @@ def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path, agen
 def test_lost_worker_recorded_failed_then_resume_finishes_the_rest(tmp_path, agents_importable):
     jobs = faulty_jobs(tmp_path, victim_seed=2, kill_times=2, kill_at=25, step_sleep=0.002)
     out = tmp_path / "run"
-    res = run_suite(jobs, out, "process", workers=2, retries=0, factories=FACTORIES)
+    res = run_suite(jobs, out, "process", workers=2, retries=0, factories=FACTORIES, compare=False)
     assert res.failed == ["faulty|default|catch|2"] and len(res.ok) == 3
     (failed,) = [r for r in read_records(out) if r["status"] == "failed"]
     assert "worker process died" in failed["error"] and "BrokenProcessPool" in failed["error"]
     st = suite_status(out)
     assert st.failed == ["faulty|default|catch|2"] and st.remaining == ["faulty|default|catch|2"]
     with pytest.raises(UsageError, match="add --resume"):
-        run_suite(jobs, out, "process", workers=2, factories=FACTORIES)
-    again = run_suite(jobs, out, "process", workers=2, resume=True, factories=FACTORIES)
+        run_suite(jobs, out, "process", workers=2, factories=FACTORIES, compare=False)
+    again = run_suite(jobs, out, "process", workers=2, resume=True, factories=FACTORIES, compare=False)
     assert again.ok == ["faulty|default|catch|2"] and sorted(again.skipped) == sorted(res.ok)
     counts = job_counts(out)
     assert all(counts[j] == 1 for j in res.ok) and counts["faulty|default|catch|2"] == 2
@@ -143,7 +150,7 @@ def test_cli_suite_dry_run_status_and_one_line_errors(tmp_path, monkeypatch):
     runner = CliRunner()
     out = tmp_path / "run"
     res = runner.invoke(cli, ["suite", "catch", "--agent", "random", "--seeds", "2", "--episodes", "5",
-                              "--out-dir", str(out)])  # fmt: skip
+                              "--no-compare", "--out-dir", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["suite", "catch", "--agent", "random", "--seeds", "3", "--episodes", "5",
                               "--out-dir", str(out), "--dry-run", "--resume"])  # fmt: skip
@@ -175,10 +182,10 @@ def test_cli_suite_dry_run_status_and_one_line_errors(tmp_path, monkeypatch):
 def test_torn_last_line_does_not_swallow_the_next_record(tmp_path):
     jobs = plan_suite("catch", ["random"], range(2), episodes=3)
     out = tmp_path / "run"
-    run_suite(jobs[:1], out)
+    run_suite(jobs[:1], out, compare=False)
     with open(out / "runs.jsonl", "a") as fh:
         fh.write('{"job_id": "random|default|catch|1", "status": "o')  # killed mid-write
-    res = run_suite(jobs, out, resume=True)
+    res = run_suite(jobs, out, resume=True, compare=False)
     assert res.ok == ["random|default|catch|1"]
     assert job_counts(out) == Counter({j.id: 1 for j in jobs})
 
@@ -192,7 +199,7 @@ def test_driver_killed_midway_then_resume_loses_and_repeats_nothing(tmp_path):
     out = tmp_path / "run"
     # 6 jobs of ~0.5 s each (1,500 random episodes of catch)
     args = [sys.executable, "-m", "wmbench_core", "suite", "catch", "--agent", "random",
-            "--seeds", "6", "--episodes", "1500", "--out-dir", str(out)]  # fmt: skip
+            "--seeds", "6", "--episodes", "1500", "--no-compare", "--out-dir", str(out)]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
@@ -213,3 +220,15 @@ def test_driver_killed_midway_then_resume_loses_and_repeats_nothing(tmp_path):
     assert after[: len(before)] == before  # finished jobs untouched
     assert Counter(r["job_id"] for r in after) == Counter(f"random|default|catch|{s}" for s in range(6))
     assert suite_status(out).driver_alive is False and not suite_status(out).remaining
+
+
+def test_final_reports_include_the_hns_comparison_with_baselines(tmp_path, local_run):
+    pytest.importorskip("wmbench_core.compare", reason="the statistics module is not installed")
+    out, res = local_run
+    assert str(out / "compare.md") in res.reports and not (out / "compare_error.txt").exists()
+    text = (out / "compare.md").read_text()
+    assert "| IRIS |" in text and "| random |" in text
+    assert write_comparison(out, baselines="none", formats=["md"]) == [str(out / "compare.md")]
+    assert "| IRIS |" not in (out / "compare.md").read_text()
+    # a bad baseline name: the error is written next to the results, which stay intact
+    assert write_comparison(out, ["no-such-baseline"], ["md"]) == [str(out / "compare_error.txt")]

@@ -147,6 +147,10 @@ class LiveOverview(SuiteEvents):
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
 @click.option("--eval-envs", default=8, show_default=True, type=int, help="Evaluation episodes played in parallel.")
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
+@click.option("--baselines", default="auto", show_default=True,
+              help="Baselines in the final HNS comparison: auto (the suite's agents), none, all or names.")  # fmt: skip
+@click.option("--compare/--no-compare", default=True, show_default=True,
+              help="Write the human-normalised comparison (compare.md/.html/... and figures) at the end.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print the job plan (and what is already done); run nothing.")
 @friendly_errors
 def suite_command(
@@ -154,7 +158,7 @@ def suite_command(
     train_steps: int | None, preset: str | None, episodes: int, executor: str, workers: int | None,
     address: str | None, resources: str | None, retries: int, checkpoint_every: int, resume: bool,
     out_dir: str | None, sets: tuple[str, ...], device: str, eval_envs: int, formats: str,
-    dry_run: bool,
+    baselines: str, compare: bool, dry_run: bool,
 ) -> None:  # fmt: skip
     """Run every (agent, game, seed) job of SUITE (atari100k, or catch for a quick check):
     train, then evaluate; each finished job lands in OUT_DIR/runs.jsonl at once.
@@ -203,6 +207,12 @@ def suite_command(
     seed_list = parse_seeds(seeds)
     overrides = parse_overrides(sets)
     format_list = reporting.validate_formats(parse_list(formats))
+    if baselines not in ("auto", "none"):
+        try:
+            from wmbench_core.compare import parse_baselines
+        except ImportError:
+            raise UsageError("--baselines needs the statistics module (wmbench_core.compare)") from None
+        parse_baselines(baselines)  # unknown names: one line, before any work
     game_list = [g for text in games for g in parse_list(text)]
     jobs = plan_suite(
         suite_name, agent_names, seed_list, game_list, episodes, preset=preset,
@@ -230,7 +240,8 @@ def suite_command(
         with Live(overview, console=console, refresh_per_second=2, transient=False) as live:
             overview.live = live
             result = run_suite(jobs, out, ex, retries=retries, resume=resume, events=overview,
-                               formats=format_list, suite=suite_name.lower())  # fmt: skip
+                               formats=format_list, suite=suite_name.lower(),
+                               baselines=baselines, compare=compare)  # fmt: skip
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/yellow]: finished jobs are kept in {out / 'runs.jsonl'}; "
                       f"continue with the same command plus --resume")  # fmt: skip
