@@ -20,7 +20,7 @@ from wmbench_core.envs.games import ATARI100K_GAMES
 from wmbench_core.executors import ProcessExecutor, parse_resources
 from wmbench_core.parsing import UsageError
 from wmbench_core.results import read_records
-from wmbench_core.suite import plan_suite, run_suite, suite_status, write_comparison
+from wmbench_core.suite import SuiteEvents, plan_suite, run_suite, suite_status, write_comparison
 
 HERE = Path(__file__).resolve().parent
 FACTORIES = {"faulty": "wmsuite_agents:FaultyAgent"}
@@ -111,11 +111,30 @@ def test_failing_job_is_retried_then_recorded_failed_and_the_suite_goes_on(tmp_p
     assert job_counts(tmp_path / "b") == Counter({"faulty|default|catch|0": 1, "faulty|default|catch|1": 1})
 
 
+class Recorder(SuiteEvents):
+    def __init__(self) -> None:
+        self.progress_seen: list[tuple[str, int, int]] = []
+        self.finished_ids: list[str] = []
+        self.retried: list[str] = []
+
+    def progress(self, job_id: str, env_steps: int, total: int) -> None:
+        self.progress_seen.append((job_id, env_steps, total))
+
+    def finished(self, record: dict) -> None:
+        self.finished_ids.append(record["job_id"])
+
+    def retrying(self, job, error: str, attempt: int, charged: bool) -> None:
+        self.retried.append(job.id)
+
+
 def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path, agents_importable):
     clean = run_suite(faulty_jobs(tmp_path, step_sleep=0.002), tmp_path / "clean", factories=FACTORIES, compare=False)
     jobs = faulty_jobs(tmp_path, victim_seed=1, kill_times=1, kill_at=35, step_sleep=0.002)
     ex = ProcessExecutor(tmp_path / "killed", workers=2, factories=FACTORIES)
-    res = run_suite(jobs, tmp_path / "killed", ex, retries=1, compare=False)
+    events = Recorder()
+    res = run_suite(jobs, tmp_path / "killed", ex, retries=1, compare=False, events=events)
+    assert {total for _, _, total in events.progress_seen} == {40}  # training progress from the workers
+    assert len(events.finished_ids) == len(jobs) and "faulty|default|catch|1" in events.retried
     assert sorted(res.ok) == sorted(clean.ok) and not res.failed
     assert ex.pool_restarts == 1
     assert job_counts(tmp_path / "killed") == Counter({j.id: 1 for j in jobs})  # nothing lost or repeated
