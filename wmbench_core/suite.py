@@ -246,6 +246,7 @@ def run_suite(
     events = events or SuiteEvents()
     store = ResultsStore(out_dir)
     store.prepare()
+    _refuse_second_driver(store.out_dir)
     format_list = reporting.validate_formats(formats)
     done = check_resumable(out_dir, jobs, resume)
     todo = [j for j in jobs if j.id not in done]
@@ -307,6 +308,23 @@ def run_suite(
         result.reports += write_comparison(store.out_dir, baselines, compare_formats)
     result.wall_time = time.perf_counter() - t_start
     return result
+
+
+def _refuse_second_driver(out_dir: Path) -> None:
+    """Two drivers appending to one run dir would run every job twice."""
+    import json
+
+    try:
+        state = json.loads((out_dir / RUNNING_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return
+    pid = int(state.get("pid") or 0)
+    if (not state.get("finished") and state.get("host") == socket.gethostname() and pid
+            and pid != os.getpid() and _pid_alive(pid)):  # fmt: skip
+        raise UsageError(
+            f"a suite is already running in {str(out_dir)!r} (driver pid {pid}); "
+            f"watch it with `wmbench status {out_dir}` or stop it first"
+        )
 
 
 def _settle(

@@ -198,6 +198,17 @@ def test_cli_suite_dry_run_status_and_one_line_errors(tmp_path, monkeypatch):
         assert len(res.output.strip().splitlines()) == 1, res.output
 
 
+def test_a_second_driver_on_a_running_dir_is_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    running = {"pid": os.getppid(), "host": __import__("socket").gethostname(), "finished": False, "running": []}
+    (out / "suite_running.json").write_text(json.dumps(running))
+    with pytest.raises(UsageError, match=f"already running .* pid {os.getppid()}"):
+        run_suite(plan_suite("catch", ["random"], [0], episodes=2), out, compare=False)
+    (out / "suite_running.json").write_text(json.dumps({**running, "finished": True}))
+    assert run_suite(plan_suite("catch", ["random"], [0], episodes=2), out, compare=False).ok
+
+
 def test_torn_last_line_does_not_swallow_the_next_record(tmp_path):
     jobs = plan_suite("catch", ["random"], range(2), episodes=3)
     out = tmp_path / "run"
