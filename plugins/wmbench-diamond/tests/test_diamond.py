@@ -276,3 +276,29 @@ def test_initial_collection_minority_reward_rule():
     a = catch_agent(**over, **{"training.initial_collect_max": 10})
     a.trainer.initial_collection(1000)
     assert len(a.trainer.dataset) == 10  # capped
+
+
+def test_channels_last_layout_changes_no_values():
+    outs = []
+    for cl in (False, True):
+        torch.manual_seed(0)
+        cfg, _ = make_config("tiny", {"training.channels_last": cl, "denoiser.attn_depths": (0, 1)})
+        m = DiamondModels(cfg, 3)
+        g = torch.Generator().manual_seed(1)
+        # non-zero output layers (drawn in logical order: in-place init would follow memory order)
+        zero_init = [m.denoiser.inner_model.conv_out.weight] + [
+            blk.attn.out.weight for blk in m.denoiser.inner_model.unet.mid_blocks.blocks
+        ]
+        with torch.no_grad():
+            for w in zero_init:
+                w.copy_(0.1 * torch.randn(w.shape, generator=g))
+        x = torch.randn(2, 3, 8, 8, generator=g)
+        past = torch.randn(2, 4, 3, 8, 8, generator=g)
+        act = torch.randint(0, 3, (2, 4), generator=g)
+        cs = m.denoiser.conditioners(torch.tensor([0.5, 2.0]))
+        den = m.denoiser.model_output(x, past, act, cs)  # before quantisation
+        lr, le, _ = m.rew_end(past[:, :2], act[:, :2], past[:, 1:3])
+        logits, value, _ = m.actor_critic(x, m.actor_critic.initial_state(2))
+        outs.append((den, lr, le, logits, value))
+    for a, b in zip(*outs):
+        assert torch.allclose(a, b, atol=1e-4)

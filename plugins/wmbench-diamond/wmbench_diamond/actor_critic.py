@@ -15,7 +15,7 @@ from torch import nn
 from wmbench_core.learning.returns import lambda_returns
 from wmbench_diamond.configs import ActorCriticConfig
 from wmbench_diamond.reward_end_model import LSTMState, init_lstm_
-from wmbench_diamond.unet import conv3x3, group_norm
+from wmbench_diamond.unet import conv3x3, group_norm, to_layout
 
 
 class SmallResBlock(nn.Module):
@@ -34,6 +34,7 @@ class ActorCritic(nn.Module):
     def __init__(self, cfg: ActorCriticConfig, num_actions: int, image_size: int, img_channels: int = 3) -> None:
         super().__init__()
         self.cfg = cfg
+        self.channels_last = False  # set by DiamondModels
         ch = cfg.channels
         layers: list[nn.Module] = [conv3x3(img_channels, ch[0])]
         for i, c in enumerate(ch):
@@ -56,7 +57,7 @@ class ActorCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
         """obs (B, C, H, W) in [-1, 1] -> policy logits (B, A), value (B,), new (h, c)."""
-        h, c = self.lstm(self.encoder(obs).flatten(1), state)
+        h, c = self.lstm(self.encoder(to_layout(obs, self.channels_last)).flatten(1), state)
         return self.actor(h), self.critic(h)[:, 0], (h, c)
 
     @torch.no_grad()

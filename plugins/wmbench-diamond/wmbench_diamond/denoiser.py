@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wmbench_diamond.configs import DenoiserConfig
-from wmbench_diamond.unet import FourierFeatures, UNet, conv3x3, group_norm
+from wmbench_diamond.unet import FourierFeatures, UNet, conv3x3, group_norm, to_layout
 
 
 @dataclass
@@ -55,6 +55,7 @@ class InnerModel(nn.Module):
         L, cond = cfg.num_steps_conditioning, cfg.cond_channels
         if cond % L:
             raise ValueError("denoiser.cond_channels must be divisible by num_steps_conditioning")
+        self.channels_last = False  # set by DiamondModels
         self.noise_emb = FourierFeatures(cond)
         self.act_emb = nn.Embedding(num_actions, cond // L)  # flattened over the L actions
         self.cond_proj = nn.Sequential(nn.Linear(cond, cond), nn.SiLU(), nn.Linear(cond, cond))
@@ -70,7 +71,7 @@ class InnerModel(nn.Module):
     ) -> torch.Tensor:
         """noisy (B,C,H,W) already scaled by c_in; obs (B,L*C,H,W) already / σ_data; act (B,L)."""
         cond = self.cond_proj(self.noise_emb(c_noise) + self.act_emb(act).flatten(1))
-        x = self.conv_in(torch.cat([obs, noisy], dim=1))
+        x = self.conv_in(to_layout(torch.cat([obs, noisy], dim=1), self.channels_last))
         x = self.unet(x, cond)
         return self.conv_out(F.silu(self.norm_out(x)))
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wmbench_diamond.configs import RewEndConfig
-from wmbench_diamond.unet import Downsample, ResBlocks, conv3x3
+from wmbench_diamond.unet import Downsample, ResBlocks, conv3x3, to_layout
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (B, lstm_dim)
 
@@ -55,6 +55,7 @@ class RewEndModel(nn.Module):
     def __init__(self, cfg: RewEndConfig, num_actions: int, image_size: int, img_channels: int = 3) -> None:
         super().__init__()
         self.cfg = cfg
+        self.channels_last = False  # set by DiamondModels
         self.encoder = RewEndEncoder(cfg, 2 * img_channels)
         self.act_emb = nn.Embedding(num_actions, cfg.cond_channels)
         side = image_size // 2 ** (len(cfg.channels) - 1)
@@ -78,8 +79,8 @@ class RewEndModel(nn.Module):
         """obs/next_obs (B, T, C, H, W), act (B, T) -> reward logits (B, T, 3), termination
         logits (B, T, 2), new state."""
         b, t = act.shape
-        x = torch.cat([obs, next_obs], dim=2).flatten(0, 1)
-        x = self.encoder(x, self.act_emb(act).flatten(0, 1)).view(b, t, -1)
+        x = to_layout(torch.cat([obs, next_obs], dim=2).flatten(0, 1), self.channels_last)
+        x = self.encoder(x, self.act_emb(act).flatten(0, 1)).reshape(b, t, -1)
         hc = None if state is None else (state[0][None].contiguous(), state[1][None].contiguous())
         y, (h, c) = self.lstm(x, hc)
         logits = self.head(y)

@@ -26,6 +26,11 @@ def group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(num_groups(channels), channels, eps=GN_EPS)
 
 
+def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """NHWC memory layout for the convs when asked (values and shapes are unchanged)."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 def conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
 
@@ -70,7 +75,7 @@ class SelfAttention2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        qkv = self.qkv(self.norm(x)).view(n, 3, self.heads, c // self.heads, h * w)
+        qkv = self.qkv(self.norm(x)).reshape(n, 3, self.heads, c // self.heads, h * w)
         q, k, v = (t.transpose(-1, -2) for t in qkv.unbind(1))  # (n, heads, hw, d)
         y = F.scaled_dot_product_attention(q, k, v)
         return x + self.out(y.transpose(-1, -2).reshape(n, c, h, w))

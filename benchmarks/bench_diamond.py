@@ -1,0 +1,142 @@
+"""Seconds per update of each DIAMOND component at the atari100k preset, and imagined frames/s.
+
+    python benchmarks/bench_diamond.py                   # both allocator settings, 2 threads
+    python benchmarks/bench_diamond.py --allocator tuned --timed 3 --out bench.json
+
+Same protocol as shared/research/peer-timings.md §1 (the reference eloialonso/diamond@5bcd159
+timed on this machine): untrained models, synthetic data of 8 episodes x 1000 random 64x64
+frames in RAM, 4 actions (Breakout), batch 32, torch with 2 threads, fp32, eager; each timed
+update is batch fetch + forward/loss + backward + clipping + AdamW + LR-schedule step. The
+allocator settings are run in separate processes: ``default`` (glibc as shipped; our own
+``tune_malloc`` disabled) and ``tuned`` (``wmbench_core.learning.allocator.MALLOC_ENV``).
+
+The reference's figures are the ones recorded in peer-timings.md §1/§4 (same machine, same
+drivers' protocol); the ratio column is reference / ours (> 1 means we are faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+# Reference (eloialonso/diamond 5bcd159) seconds, peer-timings.md §1.2/§1.3 (default malloc)
+# and §4 (tuned malloc): median per update / per 32-frame imagined batch.
+REFERENCE = {
+    "default": {"denoiser": 12.16, "rew_end": 16.95, "actor_critic": 51.8, "imagined_frame_batch": 6.10},
+    "tuned": {"denoiser": 4.99, "rew_end": 4.11, "actor_critic": 38.8, "imagined_frame_batch": 2.28},
+}
+
+
+def run_child(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+
+    from wmbench_core.envs import make_env_spec
+    from wmbench_core.learning.allocator import tune_malloc
+    from wmbench_diamond.agent import DiamondAgent
+
+    tuned = tune_malloc()
+    torch.set_num_threads(args.threads)
+    agent = DiamondAgent(env=make_env_spec("Breakout"), preset="atari100k", seed=0)
+    tr = agent.trainer
+    rng = np.random.default_rng(0)
+    ds = tr.dataset
+    for _ in range(args.episodes):
+        for t in range(args.episode_length):
+            last = t == args.episode_length - 1
+            ds.add(
+                rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), int(rng.integers(4)),
+                float(rng.random() < 0.05), last, False, t == 0,
+                rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) if last else None,
+            )
+
+    def timeit(fn, warmup: int, timed: int) -> dict:
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(timed):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": f"{warmup}+{timed}"}
+
+    L = tr.cfg.denoiser.num_steps_conditioning
+
+    def frame_batch() -> None:
+        obs, act = tr.sample_contexts(32)
+        tr.sampler.sample(obs, act, tr.gen)
+
+    out = {"allocator": "tuned" if tuned else "default", "threads": args.threads, "timings": {}}
+    plan = [
+        ("imagined_frame_batch", frame_batch, args.warmup, args.timed_frames),
+        ("denoiser", tr.update_denoiser, args.warmup, args.timed),
+        ("rew_end", tr.update_rew_end, args.warmup, args.timed),
+        ("actor_critic", tr.update_actor_critic, 1, args.timed_ac),
+    ]
+    for name, fn, w, n in plan:
+        if args.only and name not in args.only:
+            continue
+        out["timings"][name] = timeit(fn, w, n)
+        print(f"  [{out['allocator']}] {name}: {out['timings'][name]}", file=sys.stderr, flush=True)
+    out["params"] = agent.describe()["parameters"]
+    del L
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--allocator", choices=["default", "tuned", "both"], default="both")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--timed", type=int, default=3)
+    p.add_argument("--timed-frames", type=int, default=3)
+    p.add_argument("--timed-ac", type=int, default=2)
+    p.add_argument("--episodes", type=int, default=8)
+    p.add_argument("--episode-length", type=int, default=1000)
+    p.add_argument("--only", nargs="*", default=None, help="subset of components to time")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(run_child(args)))
+        return
+
+    from wmbench_core.learning.allocator import MALLOC_ENV
+
+    settings = ["default", "tuned"] if args.allocator == "both" else [args.allocator]
+    results = {}
+    for setting in settings:
+        env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV}
+        if setting == "tuned":
+            env.update(MALLOC_ENV)
+        else:
+            env["WMBENCH_NO_MALLOC_TUNING"] = "1"
+        cmd = [sys.executable, __file__, "--child"] + [a for a in sys.argv[1:] if a != "--child"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        sys.stderr.write(proc.stderr[-4000:])
+        if proc.returncode != 0:
+            raise SystemExit(f"benchmark child ({setting}) failed with exit code {proc.returncode}")
+        results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    print(f"\nDIAMOND atari100k, Breakout (4 actions), {args.threads} threads; seconds (median)")
+    print(f"{'item':24s} {'allocator':9s} {'ours':>9s} {'reference':>10s} {'ref/ours':>9s}")
+    for setting, res in results.items():
+        for name, t in res["timings"].items():
+            ref = REFERENCE[setting][name]
+            print(f"{name:24s} {setting:9s} {t['median']:9.3f} {ref:10.2f} {ref / t['median']:9.2f}x")
+        if "imagined_frame_batch" in res["timings"]:
+            ours = 32 / res["timings"]["imagined_frame_batch"]["median"]
+            ref = 32 / REFERENCE[setting]["imagined_frame_batch"]
+            print(f"{'imagined frames/s':24s} {setting:9s} {ours:9.2f} {ref:10.2f} {ours / ref:9.2f}x (ours/ref)")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"ours": results, "reference_recorded": REFERENCE}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
