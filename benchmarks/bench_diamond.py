@@ -35,10 +35,10 @@ REFERENCE = {
 def run_child(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
+    from wmbench_diamond.agent import DiamondAgent
 
     from wmbench_core.envs import make_env_spec
     from wmbench_core.learning.allocator import tune_malloc
-    from wmbench_diamond.agent import DiamondAgent
 
     tuned = tune_malloc()
     torch.set_num_threads(args.threads)

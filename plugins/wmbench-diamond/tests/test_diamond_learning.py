@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 import torch
+from wmbench_diamond.agent import DiamondAgent
 
 from wmbench_core.envs import make_env_spec
 from wmbench_core.envs.catch import CATCH_RANDOM_RETURN
-from wmbench_diamond.agent import DiamondAgent
 
 pytestmark = pytest.mark.slow
 
