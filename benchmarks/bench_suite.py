@@ -3,9 +3,13 @@
 
     python benchmarks/bench_suite.py [--game catch|Pong] [--jobs 32] [--episodes 1500]
                                      [--workers 1,2] [--executors local,process,ray]
+                                     [--workload cpu|sleep]
 
-Each job is the random agent evaluated on ``--game`` (seed = job index), a CPU-bound,
-single-threaded job like a world-model update loop pinned to one core. Reported per executor
+With ``--workload cpu`` (default) each job is the random agent evaluated on ``--game`` (seed =
+job index), a CPU-bound, single-threaded job like a world-model update loop pinned to one core:
+its speedup is bounded by the cores that are free. ``--workload sleep`` jobs hold their slot for
+0.5 s without using a core, which measures the executors' own parallelism and overhead even
+on a machine whose cores are busy with other work. Reported per executor
 and worker count: wall time, jobs/s, speedup over the same executor at 1 worker, the mean job
 wall time measured inside the job, and the overhead per job = (wall x workers - sum of job wall
 times) / jobs: worker start-up, dispatch, result transfer and the driver's store writes, i.e.
@@ -17,14 +21,35 @@ Atari 100k table of one agent), the driver's per-job cost at full scale.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from wmbench_core.agents.random_agent import RandomAgent
 
 
-def run_config(executor: str, workers: int, jobs: list, root: Path) -> dict[str, float]:
+class SleepAgent(RandomAgent):
+    """The random agent whose "training" sleeps ``sleep`` seconds: a job that holds a slot
+    without using a core, which isolates the executors' own parallelism and overhead from
+    CPU contention (the ``--workload sleep`` of this benchmark)."""
+
+    name = "sleepy"
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.sleep = float(kwargs.pop("sleep", 0.5))
+        super().__init__(**kwargs)
+
+    def train(self, env_steps: int, progress: Any = None) -> dict[str, Any]:
+        time.sleep(self.sleep)
+        return super().train(env_steps, progress)
+
+
+def run_config(executor: str, workers: int, jobs: list, root: Path, factories: dict | None = None) -> dict[str, float]:
     from wmbench_core.suite import SuiteEvents, run_suite
 
     class Clock(SuiteEvents):
@@ -39,7 +64,7 @@ def run_config(executor: str, workers: int, jobs: list, root: Path) -> dict[str,
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     res = run_suite(jobs, out, executor, workers=None if executor == "local" else workers, formats=["json"],
-                    events=clock)  # fmt: skip
+                    events=clock, compare=False, factories=factories)  # fmt: skip
     wall = time.perf_counter() - t0
     # Steady state: jobs finished after the first one, over the time since (no start-up).
     ends = clock.finished_at
@@ -87,6 +112,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1500, help="evaluation episodes per job")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--executors", default="local,process,ray")
+    parser.add_argument(
+        "--workload",
+        default="cpu",
+        choices=["cpu", "sleep"],
+        help="cpu: the random agent's evaluation; sleep: jobs that sleep 0.5 s then play 20 episodes",
+    )
     args = parser.parse_args()
 
     from wmbench_core.executors import available_cores, ray_available
@@ -94,15 +125,26 @@ def main() -> None:
 
     suite = "catch" if args.game == "catch" else "atari100k"
     games = None if suite == "catch" else [args.game]
-    jobs = plan_suite(suite, ["random"], range(args.jobs), games, episodes=args.episodes, eval_envs=8)
+    factories = None
+    if args.workload == "sleep":
+        # workers import this file as the module "bench_suite" (spawn passes sys.path; Ray
+        # workers inherit PYTHONPATH from the raylet started below)
+        here = str(Path(__file__).resolve().parent)
+        sys.path.insert(0, here)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+        factories = {"sleepy": "bench_suite:SleepAgent"}
+        jobs = plan_suite(suite, ["sleepy"], range(args.jobs), games, episodes=20, eval_envs=8)
+    else:
+        jobs = plan_suite(suite, ["random"], range(args.jobs), games, episodes=args.episodes, eval_envs=8)
     worker_counts = [int(w) for w in args.workers.split(",")]
     executors = [e for e in args.executors.split(",") if e]
     if "ray" in executors and not ray_available():
         print("ray is not installed (pip install 'wmbench[ray]'): skipping the Ray executor")
         executors.remove("ray")
     root = Path(tempfile.mkdtemp(prefix="wmbench-bench-suite-"))
-    print(f"{args.jobs} jobs: random agent, {args.game}, {args.episodes} episodes each; "
-          f"{available_cores()} cores")  # fmt: skip
+    what = (f"random agent, {args.game}, {args.episodes} episodes each" if args.workload == "cpu"
+            else f"0.5 s sleep + 20 episodes of {args.game} each")  # fmt: skip
+    print(f"{args.jobs} jobs ({what}); {available_cores()} cores; load average {os.getloadavg()[0]:.1f}")
     results: dict[tuple[str, int], dict] = {}
     try:
         for executor in executors:
@@ -113,7 +155,7 @@ def main() -> None:
                          configure_logging=False)  # fmt: skip
             try:
                 for w in [1] if executor == "local" else worker_counts:
-                    r = results[(executor, w)] = run_config(executor, w, jobs, root)
+                    r = results[(executor, w)] = run_config(executor, w, jobs, root, factories)
                     base = results[(executor, 1)] if (executor, 1) in results else r
                     print(f"{executor:8s} workers {w}: wall {r['wall']:6.1f} s  {r['jobs_per_s']:5.2f} jobs/s "
                           f"(speedup {base['wall'] / r['wall']:4.2f}x)  steady {r['steady_jobs_per_s']:5.2f} jobs/s "

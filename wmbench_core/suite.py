@@ -270,33 +270,48 @@ def run_suite(
             running_file.write(force=False)
 
     executor.on_progress = progress
+
+    def submit_ready() -> None:
+        submitted = False
+        while pending and executor.in_flight < executor.slots:
+            job = pending[0]
+            alone_running = any(jid in isolate for jid in running_file.running)
+            if alone_running or (job.id in isolate and executor.in_flight):
+                break
+            pending.popleft()
+            attempts[job.id] += 1
+            started_at[job.id] = time.time()
+            executor.submit(job)
+            running_file.running[job.id] = {
+                "job_id": job.id, "attempt": attempts[job.id], "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }  # fmt: skip
+            events.started(job, attempts[job.id])
+            submitted = True
+        if submitted:
+            running_file.pending = len(pending)
+            running_file.write()
+
     with executor:
         _write_manifest(store.out_dir, jobs, executor, suite, retries)
         running_file.write()
         try:
             while pending or executor.in_flight:
-                while pending and executor.in_flight < executor.slots:
-                    job = pending[0]
-                    alone_running = any(jid in isolate for jid in running_file.running)
-                    if alone_running or (job.id in isolate and executor.in_flight):
-                        break
-                    pending.popleft()
-                    attempts[job.id] += 1
-                    started_at[job.id] = time.time()
-                    executor.submit(job)
-                    running_file.running[job.id] = {
-                        "job_id": job.id, "attempt": attempts[job.id],
-                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    }  # fmt: skip
-                    running_file.pending = len(pending)
-                    running_file.write()
-                    events.started(job, attempts[job.id])
+                submit_ready()
+                finished = []
                 for outcome in executor.wait(timeout=poll_interval):
-                    _settle(outcome, store, pending, attempts, errors, isolate, started_at,
-                            retries, executor, suite, events, result)  # fmt: skip
                     running_file.running.pop(outcome.job.id, None)
-                    running_file.pending = len(pending)
-                    running_file.write()
+                    record = _settle(outcome, pending, attempts, errors, isolate, started_at, retries,
+                                     executor, suite, events, result)  # fmt: skip
+                    if record is not None:
+                        finished.append(record)
+                if finished:
+                    submit_ready()  # refill the free slots first: the store writes overlap with jobs
+                    for record in finished:
+                        store.append(record)
+                        (result.ok if record.get("status") == "ok" else result.failed).append(record["job_id"])
+                        events.finished(record)
+                running_file.pending = len(pending)
+                running_file.write(force=bool(finished))
         finally:
             running_file.running.clear()
             running_file.write(finished=not pending)
@@ -328,11 +343,11 @@ def _refuse_second_driver(out_dir: Path) -> None:
 
 
 def _settle(
-    outcome: Outcome, store: ResultsStore, pending: deque[Job], attempts: Counter[str],
-    errors: dict[str, list[str]], isolate: set[str], started_at: dict[str, float], retries: int,
-    executor: Executor, suite: str | None, events: SuiteEvents, result: SuiteResult,
-) -> None:  # fmt: skip
-    """Record a finished job, or queue it again."""
+    outcome: Outcome, pending: deque[Job], attempts: Counter[str], errors: dict[str, list[str]],
+    isolate: set[str], started_at: dict[str, float], retries: int, executor: Executor,
+    suite: str | None, events: SuiteEvents, result: SuiteResult,
+) -> dict[str, Any] | None:  # fmt: skip
+    """The record to store for a job that ended, or None when it was queued again."""
     job = outcome.job
     wall = time.time() - started_at.get(job.id, time.time())
     if outcome.crash is not None and outcome.ambiguous:
@@ -341,7 +356,7 @@ def _settle(
         isolate.add(job.id)
         pending.appendleft(job)
         events.retrying(job, outcome.crash, attempts[job.id] + 1, charged=False)
-        return
+        return None
     record = outcome.record
     if record is None:
         record = crash_record(job, outcome.crash or "lost", started_at.get(job.id, time.time()), wall)
@@ -350,7 +365,7 @@ def _settle(
         result.retries += 1
         pending.appendleft(job)  # at the front: it resumes from its checkpoint right away
         events.retrying(job, str(record.get("error")), attempts[job.id] + 1, charged=True)
-        return
+        return None
     isolate.discard(job.id)
     record["attempts"] = attempts[job.id]
     if errors[job.id]:
@@ -358,9 +373,7 @@ def _settle(
     record["executor"] = executor.name
     if suite:
         record["suite"] = suite
-    store.append(record)
-    (result.ok if record.get("status") == "ok" else result.failed).append(job.id)
-    events.finished(record)
+    return record
 
 
 def _write_manifest(out_dir: Path, jobs: Sequence[Job], executor: Executor, suite: str | None,
