@@ -57,6 +57,7 @@ def plot_aggregates(document: dict[str, Any], axes: Any = None) -> Any:
     names = [m["name"] for m in comp["metrics"] if any(m["name"] in e["aggregates"] for e in comp["entries"])]
     entries = comp["entries"]
     colors = _colors(comp)
+    standalone = axes is None
     if axes is None:
         fig, axes = plt.subplots(
             1, len(names), figsize=(3.2 * len(names) + 1.5, 0.45 * len(entries) + 1.4), squeeze=False
@@ -76,14 +77,18 @@ def plot_aggregates(document: dict[str, Any], axes: Any = None) -> Any:
                 ax.barh(y, hi - lo, left=lo, height=0.6, color=c, alpha=0.75)
             ax.plot([a["value"]], [y], marker="|", markersize=14, mew=2.5, color="black")
         ax.set_title(_metric_title(name), fontsize=11)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # few ticks: neighbouring panels never collide
+        ax.xaxis.set_major_locator(plt.MaxNLocator(3))  # few ticks: neighbouring panels never collide
+        ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
         ax.set_yticks(ys)
         ax.set_yticklabels([_display(e) for e in entries] if ax is axes[0] else [])
         ax.grid(axis="x", alpha=0.3)
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.tick_params(axis="y", length=0)
-    fig.supxlabel(f"{_score_label(comp)} (95% CI)", fontsize=10)
-    fig.tight_layout(w_pad=2.0)
+    if standalone:
+        fig.supxlabel(f"{_score_label(comp)} (95% CI)", fontsize=10)
+        fig.tight_layout(w_pad=2.0)
+    else:
+        axes[0].set_xlabel(f"{_score_label(comp)} (95% CI)", fontsize=9)
     return fig
 
 
@@ -146,8 +151,10 @@ def plot_poi(document: dict[str, Any], ax: Any = None) -> Any:
 def plot_per_game(document: dict[str, Any], ax: Any = None) -> Any:
     plt = _plt()
     comp = document["comparison"]
-    games = comp["all_games"]
     entries = comp["entries"]
+    # With result entries, show the games they were run on (baselines cover all 26).
+    ours = [e for e in entries if e["kind"] == "results"]
+    games = sorted(set().union(*(e["per_game"] for e in ours))) if ours else comp["all_games"]
     colors = _colors(comp)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8.5, 0.055 * len(games) * (len(entries) + 3) + 1.2))
@@ -189,7 +196,8 @@ def summary_figure(document: dict[str, Any]) -> Any:
     plt = _plt()
     comp = document["comparison"]
     names = [m["name"] for m in comp["metrics"] if any(m["name"] in e["aggregates"] for e in comp["entries"])]
-    n_games = len(comp["all_games"])
+    ours = [e for e in comp["entries"] if e["kind"] == "results"]
+    n_games = len(set().union(*(e["per_game"] for e in ours))) if ours else len(comp["all_games"])
     fig = plt.figure(figsize=(max(14, 3.2 * len(names)), 9 + 0.25 * n_games))
     grid = fig.add_gridspec(3, max(len(names), 2), height_ratios=[1, 1.3, 0.4 + 0.08 * n_games])
     agg_axes = [fig.add_subplot(grid[0, i]) for i in range(len(names))]

@@ -127,7 +127,7 @@ def test_iqm_of_5x26_averages_middle_66():
     assert aggregate_iqm(x) == pytest.approx(np.mean(np.arange(32, 98)))
 
 
-@pytest.mark.parametrize("nx,ny", [(1, 1), (3, 5), (5, 5), (10, 4)])
+@pytest.mark.parametrize("nx,ny", [(1, 1), (3, 5), (5, 5), (10, 4), (12, 9), (100, 30)])  # pairwise and rank paths
 def test_probability_of_improvement_is_mann_whitney(nx, ny):
     rng = np.random.default_rng(nx * 10 + ny)
     x = rng.integers(0, 4, size=(nx, 6)).astype(float)  # many ties

@@ -95,17 +95,28 @@ def optimality_gap(scores: np.ndarray, gamma: float = 1.0) -> float:
     return float(gamma - np.mean(np.minimum(scores, gamma)))
 
 
+_PAIRWISE_MAX = 64  # up to this many run pairs, direct comparison beats ranking
+
+
 def _u_fraction(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``U / (n_x n_y)`` per game for stacks ``x (..., n_x, games)``, ``y (..., n_y, games)``.
 
-    Direct pairwise comparison: count of ``x_i > y_j`` plus half the ties, the Mann-Whitney U of
-    ``x`` (what ``scipy.stats.mannwhitneyu(x, y, alternative="greater").statistic`` returns).
+    U is the Mann-Whitney statistic of ``x``: the count of pairs with ``x_i > y_j`` plus half
+    the ties (what ``scipy.stats.mannwhitneyu(x, y, alternative="greater").statistic`` returns).
+    Few runs: direct pairwise comparison. Many runs (e.g. 100 x 100): rank sums with midranks,
+    ``U = R_x - n_x (n_x + 1) / 2``; both are exact (half-integers).
     """
-    xe = x[..., :, None, :]
-    ye = y[..., None, :, :]
-    wins = np.count_nonzero(xe > ye, axis=(-3, -2))
-    ties = np.count_nonzero(xe == ye, axis=(-3, -2))
-    return (wins + 0.5 * ties) / (x.shape[-2] * y.shape[-2])
+    nx, ny = x.shape[-2], y.shape[-2]
+    if nx * ny <= _PAIRWISE_MAX:
+        xe = x[..., :, None, :]
+        ye = y[..., None, :, :]
+        wins = np.count_nonzero(xe > ye, axis=(-3, -2))
+        ties = np.count_nonzero(xe == ye, axis=(-3, -2))
+        return (wins + 0.5 * ties) / (nx * ny)
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([x, y], axis=-2), axis=-2)
+    return (ranks[..., :nx, :].sum(axis=-2) - nx * (nx + 1) / 2) / (nx * ny)
 
 
 def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
@@ -276,12 +287,10 @@ def probability_of_improvement_ci(
     point = probability_of_improvement(x, y)
     if reps <= 0:
         return Interval(point, float("nan"), float("nan"))
-    dist = np.concatenate(
-        [
-            _u_fraction(xs, ys).mean(axis=-1)
-            for xs, ys in independent_bootstrap_pairs(x, y, reps, as_generator(seed), task_bootstrap)
-        ]
-    )
+    nx, ny, games = x.shape[0], y.shape[0], x.shape[1]
+    per_rep = nx * ny * games if nx * ny <= _PAIRWISE_MAX else 4 * (nx + ny) * games
+    pairs = independent_bootstrap_pairs(x, y, reps, as_generator(seed), task_bootstrap, per_rep)
+    dist = np.concatenate([_u_fraction(xs, ys).mean(axis=-1) for xs, ys in pairs])
     lo, hi = percentile_interval(dist, alpha)
     return Interval(point, float(lo), float(hi))
 

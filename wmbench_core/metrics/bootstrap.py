@@ -130,11 +130,13 @@ def independent_bootstrap_pairs(
     reps: int,
     rng: np.random.Generator,
     task_bootstrap: bool = False,
+    entries_per_rep: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Chunks of replicate pairs, each algorithm's runs resampled independently per game
     (rliable's ``StratifiedIndependentBootstrap``); with ``task_bootstrap`` both share the games."""
     games = x.shape[1]
-    for r in _chunk_sizes(reps, x.size + y.size + x.shape[0] * y.shape[0] * games):
+    per_rep = entries_per_rep or (x.size + y.size + x.shape[0] * y.shape[0] * games)
+    for r in _chunk_sizes(reps, per_rep):
         if task_bootstrap:
             game_idx = rng.integers(0, games, size=(r, 1, games)).astype(np.intp)
         else:
