@@ -2,6 +2,8 @@
 
     python benchmarks/bench_diamond.py                   # both allocator settings, 2 threads
     python benchmarks/bench_diamond.py --allocator tuned --timed 3 --out bench.json
+    python benchmarks/bench_diamond.py --peer-driver /work/peers/diamond_driver.py  # side by side
+    python benchmarks/bench_diamond.py --set sampler.bf16=true       # opt-in bf16 imagination
 
 Same protocol as shared/research/peer-timings.md §1 (the reference eloialonso/diamond@5bcd159
 timed on this machine): untrained models, synthetic data of 8 episodes x 1000 random 64x64
@@ -10,8 +12,13 @@ update is batch fetch + forward/loss + backward + clipping + AdamW + LR-schedule
 allocator settings are run in separate processes: ``default`` (glibc as shipped; our own
 ``tune_malloc`` disabled) and ``tuned`` (``wmbench_core.learning.allocator.MALLOC_ENV``).
 
-The reference's figures are the ones recorded in peer-timings.md §1/§4 (same machine, same
-drivers' protocol); the ratio column is reference / ours (> 1 means we are faster).
+With ``--peer-driver DRIVER.py`` the reference is timed in the same run, under the same
+allocator setting and thread count, right after ours (the driver is a throwaway script outside
+the repository that imports the unmodified reference modules, peer-timings.md §1; it prints one
+JSON line of {item: {"median": s, ...}} and takes ``threads warmup timed [items...]``). Items
+the driver does not time are compared with the figures recorded in peer-timings.md §1/§4
+(measured alone on this machine) and marked "recorded". The ratio column is reference / ours
+(> 1 means we are faster).
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ def run_child(args: argparse.Namespace) -> dict:
 
     tuned = tune_malloc()
     torch.set_num_threads(args.threads)
-    agent = DiamondAgent(env=make_env_spec("Breakout"), preset="atari100k", seed=0)
+    from wmbench_core.parsing import parse_overrides
+
+    agent = DiamondAgent(env=make_env_spec("Breakout"), preset="atari100k", seed=0, **parse_overrides(args.set))
     tr = agent.trainer
     rng = np.random.default_rng(0)
     ds = tr.dataset
@@ -65,8 +74,6 @@ def run_child(args: argparse.Namespace) -> dict:
             times.append(time.perf_counter() - t0)
         return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": f"{warmup}+{timed}"}
 
-    L = tr.cfg.denoiser.num_steps_conditioning
-
     def frame_batch() -> None:
         obs, act = tr.sample_contexts(32)
         tr.sampler.sample(obs, act, tr.gen)
@@ -84,7 +91,6 @@ def run_child(args: argparse.Namespace) -> dict:
         out["timings"][name] = timeit(fn, w, n)
         print(f"  [{out['allocator']}] {name}: {out['timings'][name]}", file=sys.stderr, flush=True)
     out["params"] = agent.describe()["parameters"]
-    del L
     return out
 
 
@@ -100,6 +106,8 @@ def main() -> None:
     p.add_argument("--episode-length", type=int, default=1000)
     p.add_argument("--only", nargs="*", default=None, help="subset of components to time")
     p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--set", nargs="*", default=[], help="agent config overrides for ours, e.g. sampler.bf16=true")
+    p.add_argument("--peer-driver", default=None, help="time the reference with this driver in the same run")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -109,7 +117,8 @@ def main() -> None:
     from wmbench_core.learning.allocator import MALLOC_ENV
 
     settings = ["default", "tuned"] if args.allocator == "both" else [args.allocator]
-    results = {}
+    results: dict = {}
+    peer: dict = {}
     for setting in settings:
         env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV}
         if setting == "tuned":
@@ -122,20 +131,34 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"benchmark child ({setting}) failed with exit code {proc.returncode}")
         results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+        if args.peer_driver:
+            items = [i for i in ("imagined_frame_batch", "denoiser", "rew_end") if not args.only or i in args.only]
+            pcmd = [sys.executable, args.peer_driver, str(args.threads), str(args.warmup), str(args.timed), *items]
+            proc = subprocess.run(pcmd, env=env, capture_output=True, text=True, check=False)
+            sys.stderr.write(proc.stderr[-2000:])
+            if proc.returncode == 0:
+                peer[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
 
     print(f"\nDIAMOND atari100k, Breakout (4 actions), {args.threads} threads; seconds (median)")
-    print(f"{'item':24s} {'allocator':9s} {'ours':>9s} {'reference':>10s} {'ref/ours':>9s}")
+    print(f"{'item':24s} {'allocator':9s} {'ours':>9s} {'reference':>10s} {'ref/ours':>9s}  reference from")
     for setting, res in results.items():
+        def ref_of(name: str, setting: str = setting) -> tuple[float, str]:
+            if name in peer.get(setting, {}):
+                return peer[setting][name]["median"], "same run"
+            return REFERENCE[setting][name], "recorded (peer-timings.md)"
+
         for name, t in res["timings"].items():
-            ref = REFERENCE[setting][name]
-            print(f"{name:24s} {setting:9s} {t['median']:9.3f} {ref:10.2f} {ref / t['median']:9.2f}x")
+            ref, src = ref_of(name)
+            print(f"{name:24s} {setting:9s} {t['median']:9.3f} {ref:10.2f} {ref / t['median']:9.2f}x  {src}")
         if "imagined_frame_batch" in res["timings"]:
             ours = 32 / res["timings"]["imagined_frame_batch"]["median"]
-            ref = 32 / REFERENCE[setting]["imagined_frame_batch"]
-            print(f"{'imagined frames/s':24s} {setting:9s} {ours:9.2f} {ref:10.2f} {ours / ref:9.2f}x (ours/ref)")
+            ref_t, src = ref_of("imagined_frame_batch")
+            ref = 32 / ref_t
+            line = f"{'imagined frames/s':24s} {setting:9s} {ours:9.2f} {ref:10.2f} {ours / ref:9.2f}x"
+            print(f"{line}  {src} (ours/ref)")
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump({"ours": results, "reference_recorded": REFERENCE}, fh, indent=2)
+            json.dump({"ours": results, "reference_same_run": peer, "reference_recorded": REFERENCE}, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class SamplerConfig:
     sigma_max: float = 5.0  # code
     rho: float = 7.0  # code: Karras schedule exponent
     order: int = 1  # code: Euler (deterministic, s_churn = 0); 2 = Heun
+    bf16: bool = False  # not in the paper: bfloat16 autocast for imagination (CPU speed, opt-in)
 
 
 @dataclass

@@ -99,7 +99,7 @@ class Denoiser(nn.Module):
     ) -> torch.Tensor:
         """D(x; σ), clamped and quantised (the sampler's call)."""
         cs = self.conditioners(sigma)
-        out = self.model_output(noisy, obs, act, cs)
+        out = self.model_output(noisy, obs, act, cs).float()
         return quantize(cs.c_skip * noisy + cs.c_out * out)
 
     def sample_sigma(

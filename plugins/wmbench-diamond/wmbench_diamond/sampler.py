@@ -40,12 +40,17 @@ class DiffusionSampler:
         sigmas = self.sigmas.tolist()
         for s, s_next in zip(sigmas[:-1], sigmas[1:]):
             sigma = torch.full((b,), s, device=obs.device)
-            denoised = self.denoiser.denoise(x, sigma, obs, act)
+            denoised = self._denoise(x, sigma, obs, act)
             d = (x - denoised) / s
             x_next = x + d * (s_next - s)
             if self.cfg.order == 2 and s_next > 0:  # Heun correction
                 sigma_next = torch.full((b,), s_next, device=obs.device)
-                d2 = (x_next - self.denoiser.denoise(x_next, sigma_next, obs, act)) / s_next
+                d2 = (x_next - self._denoise(x_next, sigma_next, obs, act)) / s_next
                 x_next = x + (d + d2) / 2 * (s_next - s)
             x = x_next
         return x
+
+    def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        # the network may run in bfloat16; the ODE state and the quantised estimate stay fp32
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            return self.denoiser.denoise(x, sigma, obs, act).float()
