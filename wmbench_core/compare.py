@@ -791,3 +791,28 @@ def hns_summary(records: list[dict[str, Any]], reps: int = AGGREGATE_REPS, seed:
             **{n: {"value": iv.value, "ci": [iv.lo, iv.hi]} for n, iv in ivs.items()},
         }
     return out
+
+
+# Baselines whose published per-game means the results tables show next to a run's scores:
+# the world-model agents this project reimplements.
+REPORT_BASELINES = ("iris", "diamond", "dreamerv3")
+
+
+def hns_or_none(game: str, score: float | None) -> float | None:
+    """HNS of ``score`` on ``game``, or None when the game has no reference scores."""
+    if score is None or not normalization.has_reference(game):
+        return None
+    return float(normalization.human_normalized_score(game, score))
+
+
+def published_game_means(game: str, names: Sequence[str] = REPORT_BASELINES) -> dict[str, float | None]:
+    """``{baseline label: published mean raw score on game}`` (None when it has no such game)."""
+    from wmbench_core.baselines import load_baseline
+
+    key = normalization.canonical_game(game)
+    out: dict[str, float | None] = {}
+    for name in names:
+        b = load_baseline(name)
+        runs = b.raw.get(key) if key else None
+        out[b.label] = float(np.mean(runs)) if runs else None
+    return out

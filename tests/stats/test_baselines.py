@@ -104,3 +104,22 @@ def test_canonical_game_names_and_hns():
     ) == pytest.approx(12.0)
     with pytest.raises(ValueError, match="no human/random reference scores for game 'Tetris'"):
         normalization.human_normalized_score("Tetris", 1.0)
+
+
+def test_report_helpers():
+    from wmbench_core.compare import hns_or_none, hns_summary, published_game_means
+
+    assert hns_or_none("Pong", 14.6) == pytest.approx(1.0)
+    assert hns_or_none("Tetris", 3.0) is None and hns_or_none("Pong", None) is None
+    means = published_game_means("ALE/Pong-v5")
+    assert set(means) == {"IRIS", "DIAMOND", "DreamerV3"} and means["DreamerV3"] == 18.0
+    assert published_game_means("catch") == {"IRIS": None, "DIAMOND": None, "DreamerV3": None}
+    records = [
+        {"agent": "a", "preset": None, "game": g, "seed": s, "status": "ok", "episode_returns": [float(s), 1.0]}
+        for g in ("Pong", "Breakout", "Tetris")
+        for s in range(3)
+    ]
+    summary = hns_summary(records, reps=500)
+    group = summary["groups"]["a/default"]
+    assert group["games"] == ["Breakout", "Pong"] and summary["skipped_games"] == ["Tetris"]
+    assert group["runs_per_game"] == 3 and group["iqm"]["ci"][0] <= group["iqm"]["value"] <= group["iqm"]["ci"][1]

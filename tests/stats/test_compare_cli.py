@@ -204,3 +204,9 @@ def test_html_and_figure_exporters_take_a_results_document(tmp_path: Path, pong_
     assert "myagent" in (tmp_path / "r.html").read_text()
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (tmp_path / "r.svg").read_bytes()[:400]
+
+
+def test_format_help_lists_exporter_plugins(example_plugin_on_path):
+    res = invoke(compare_command, ["--help"])
+    assert res.exit_code == 0
+    assert "md, tex, csv, json, html, png, svg, txt" in " ".join(res.output.split())

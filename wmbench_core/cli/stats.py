@@ -14,6 +14,19 @@ from wmbench_core.metrics import AGGREGATE_REPS, PROFILE_REPS
 _METRICS = ("mean", "median", "iqm", "optimality_gap")
 
 
+class _FormatOption(click.Option):
+    """``--format`` whose help lists the formats of the installed exporter plugins too
+    (discovered when help is shown, not when the CLI is imported)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from wmbench_core.compare import NATIVE_FORMATS
+        from wmbench_core.plugins import get_registry
+
+        extra = sorted(set(get_registry().exporters) - set(NATIVE_FORMATS))
+        self.help = "Comma-separated formats: " + ", ".join([*NATIVE_FORMATS, *extra]) + "."
+        return super().get_help_record(ctx)
+
+
 @click.command("baselines")
 @click.argument("names", nargs=-1)
 @click.option("--ci", is_flag=True, help="Add stratified-bootstrap 95% CIs (slower for 100-run baselines).")
@@ -84,8 +97,7 @@ def baselines_command(names: tuple[str, ...], ci: bool, reps: int, seed: int, as
     "--baselines", "baseline_spec", default="", help="Comma-separated baselines (see `wmbench baselines`) or 'all'."
 )  # noqa: E501
 @click.option("--out", "out_dir", default="results/compare", show_default=True, type=click.Path(file_okay=False))
-@click.option("--format", "formats", default="md,tex,csv,json,html,png,svg", show_default=True,
-              help="Comma-separated: md, tex, csv, json, html, png, svg, or an exporter plugin's format.")  # fmt: skip
+@click.option("--format", "formats", cls=_FormatOption, default="md,tex,csv,json,html,png,svg", show_default=True)
 @click.option("--scores", type=click.Choice(["hns", "raw"]), default="hns", show_default=True,
               help="Human-normalised scores (Atari 100k games, catch) or raw returns.")  # fmt: skip
 @click.option(
