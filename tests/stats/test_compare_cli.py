@@ -210,3 +210,20 @@ def test_format_help_lists_exporter_plugins(example_plugin_on_path):
     res = invoke(compare_command, ["--help"])
     assert res.exit_code == 0
     assert "md, tex, csv, json, html, png, svg, txt" in " ".join(res.output.split())
+
+
+def test_compare_shipped_baselines_alone(tmp_path: Path):
+    out = tmp_path / "b"
+    res = invoke(
+        compare_command, ["--baselines", "IRIS,diamond,DrQ(eps)", "--format", "json,md", "--out", str(out), *FAST]
+    )
+    assert res.exit_code == 0, res.output
+    comp = json.loads((out / "compare.json").read_text())["comparison"]
+    assert [e["label"] for e in comp["entries"]] == ["IRIS", "DIAMOND", "DrQ(eps)"]
+    assert len(comp["games"]) == 26 and not comp["notes"]
+    iris = comp["entries"][0]["aggregates"]
+    assert round(iris["mean"]["value"], 3) == 1.046 and round(iris["iqm"]["value"], 3) == 0.501
+    assert [(p["x"], p["y"]) for p in comp["poi"]] == [("IRIS", "DIAMOND"), ("IRIS", "DrQ(eps)")]
+    assert comp["poi"][0]["value"] == pytest.approx(1 - 0.6661538461538462)  # rliable: P(DIAMOND > IRIS)
+    md = (out / "compare.md").read_text()
+    assert "Reported vs recomputed" in md and "| IRIS | iqm | 0.501 | 0.501 | ok |" in md
