@@ -344,7 +344,8 @@ def build_comparison(
         else:
             lo = min(float(m.min()) for m in matrices.values())
             hi = max(float(m.max()) for m in matrices.values())
-            taus = np.linspace(lo, hi if hi > lo else lo + 1.0, 101)
+            pad = 0.05 * (hi - lo) if hi > lo else 1.0  # start below the lowest score: the profile starts at 1
+            taus = np.linspace(lo - pad, hi + pad, 101)
     taus = np.asarray(taus, dtype=np.float64)
     profiles: dict[str, Any] = {"taus": taus.tolist(), "run": {}, "average": {}}
     for i, e in enumerate(entries):
