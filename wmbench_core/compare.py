@@ -817,3 +817,42 @@ def published_game_means(game: str, names: Sequence[str] = REPORT_BASELINES) -> 
         runs = b.raw.get(key) if key else None
         out[b.label] = float(np.mean(runs)) if runs else None
     return out
+
+
+REPORT_HEADER = ["HNS", "IRIS", "DIAMOND", "DreamerV3"]  # labels of REPORT_BASELINES
+
+
+def report_cells(game: str, mean_return: float | None) -> list[str]:
+    """Cells for a results table row: the HNS of the mean return and the published per-game
+    means of :data:`REPORT_BASELINES` (raw scores), "–" where undefined."""
+    hns = hns_or_none(game, mean_return)
+    published = published_game_means(game)
+    return [_fmt(hns)] + [_raw_fmt(v) if v is not None else "–" for v in published.values()]
+
+
+def hns_markdown_lines(document: dict[str, Any]) -> list[str]:
+    """A Markdown section with the results document's HNS aggregates (``aggregate.hns``)."""
+    hns = (document.get("aggregate") or {}).get("hns") or {}
+    groups = hns.get("groups") or {}
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Human-normalised aggregates",
+        "",
+        "95% percentile stratified-bootstrap CIs over runs x games; published baselines: `wmbench baselines`, "
+        "`wmbench compare DIR --baselines iris,diamond,dreamerv3`.",
+        "",
+        "| agent/preset | games | runs/game | mean | median | IQM | optimality gap |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, g in groups.items():
+        cells = []
+        for metric in ("mean", "median", "iqm", "optimality_gap"):
+            a = g.get(metric) or {}
+            ci = a.get("ci") or [None, None]
+            cells.append(f"{_fmt(a.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}]")
+        lines.append(f"| {name} | {len(g['games'])} | {g['runs_per_game']} | " + " | ".join(cells) + " |")
+    if hns.get("skipped_games"):
+        lines += ["", f"No reference scores (not normalised): {', '.join(hns['skipped_games'])}"]
+    return lines

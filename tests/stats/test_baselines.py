@@ -123,3 +123,17 @@ def test_report_helpers():
     group = summary["groups"]["a/default"]
     assert group["games"] == ["Breakout", "Pong"] and summary["skipped_games"] == ["Tetris"]
     assert group["runs_per_game"] == 3 and group["iqm"]["ci"][0] <= group["iqm"]["value"] <= group["iqm"]["ci"][1]
+
+
+def test_results_table_hooks():
+    from wmbench_core.compare import REPORT_HEADER, hns_markdown_lines, hns_summary, report_cells
+
+    cells = report_cells("Pong", 14.6)
+    assert len(cells) == len(REPORT_HEADER) and cells[0] == "1.000" and cells[3] == "18.0"
+    assert report_cells("Tetris", 3.0) == ["–", "–", "–", "–"]
+    records = [
+        {"agent": "a", "game": "Pong", "seed": s, "status": "ok", "episode_returns": [float(s)]} for s in range(3)
+    ]
+    lines = hns_markdown_lines({"aggregate": {"hns": hns_summary(records, reps=200)}})
+    assert any(line.startswith("| a/default | 1 | 3 |") for line in lines)
+    assert hns_markdown_lines({"aggregate": {}}) == []
