@@ -3,7 +3,7 @@
 
     python benchmarks/bench_suite.py [--game catch|Pong] [--jobs 32] [--episodes 1500]
                                      [--workers 1,2] [--executors local,process,ray]
-                                     [--workload cpu|sleep]
+                                     [--workload cpu|sleep] [--rounds 1]
 
 With ``--workload cpu`` (default) each job is the random agent evaluated on ``--game`` (seed =
 job index), a CPU-bound, single-threaded job like a world-model update loop pinned to one core:
@@ -118,6 +118,7 @@ def main() -> None:
         choices=["cpu", "sleep"],
         help="cpu: the random agent's evaluation; sleep: jobs that sleep 0.5 s then play 20 episodes",
     )
+    parser.add_argument("--rounds", type=int, default=1, help="repeat all configurations, report medians")
     args = parser.parse_args()
 
     from wmbench_core.executors import available_cores, ray_available
@@ -145,28 +146,41 @@ def main() -> None:
     what = (f"random agent, {args.game}, {args.episodes} episodes each" if args.workload == "cpu"
             else f"0.5 s sleep + 20 episodes of {args.game} each")  # fmt: skip
     print(f"{args.jobs} jobs ({what}); {available_cores()} cores; load average {os.getloadavg()[0]:.1f}")
-    results: dict[tuple[str, int], dict] = {}
+    runs: dict[tuple[str, int], list[dict]] = {}
     try:
-        for executor in executors:
-            if executor == "ray":
-                import ray
-
-                ray.init(num_cpus=max(worker_counts), include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)  # fmt: skip
-            try:
-                for w in [1] if executor == "local" else worker_counts:
-                    r = results[(executor, w)] = run_config(executor, w, jobs, root, factories)
-                    base = results[(executor, 1)] if (executor, 1) in results else r
-                    print(f"{executor:8s} workers {w}: wall {r['wall']:6.1f} s  {r['jobs_per_s']:5.2f} jobs/s "
-                          f"(speedup {base['wall'] / r['wall']:4.2f}x)  steady {r['steady_jobs_per_s']:5.2f} jobs/s "
-                          f"(speedup {r['steady_jobs_per_s'] / base['steady_jobs_per_s']:4.2f}x)  "
-                          f"mean job {r['job_wall']:5.2f} s  overhead/job {r['overhead'] * 1000:5.0f} ms",
-                          flush=True)  # fmt: skip
-            finally:
+        # Rounds interleave the configurations, so that a burst of load from other processes
+        # hits all of them alike; the summary takes the median over rounds.
+        for rnd in range(args.rounds):
+            for executor in executors:
                 if executor == "ray":
-                    ray.shutdown()
-        first = next(iter(results.values()))["returns"]
-        same = all(r["returns"] == first for r in results.values())
+                    import ray
+
+                    ray.init(num_cpus=max(worker_counts), include_dashboard=False, log_to_driver=False,
+                             configure_logging=False)  # fmt: skip
+                try:
+                    for w in [1] if executor == "local" else worker_counts:
+                        load = os.getloadavg()[0]
+                        r = run_config(executor, w, jobs, root, factories)
+                        runs.setdefault((executor, w), []).append(r)
+                        print(f"round {rnd + 1} {executor:8s} workers {w}: wall {r['wall']:6.1f} s  "
+                              f"steady {r['steady_jobs_per_s']:5.2f} jobs/s  mean job {r['job_wall']:5.2f} s  "
+                              f"overhead/job {r['overhead'] * 1000:5.0f} ms  (load average {load:.1f})",
+                              flush=True)  # fmt: skip
+                finally:
+                    if executor == "ray":
+                        ray.shutdown()
+        print(f"\nmedian of {args.rounds} round(s); speedup = same executor, 1 worker -> n workers:")
+        med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall", "jobs_per_s", "steady_jobs_per_s",
+                                                                     "job_wall", "overhead")}
+               for k, v in runs.items()}  # fmt: skip
+        for (executor, w), r in med.items():
+            base = med.get((executor, 1), r)
+            print(f"{executor:8s} workers {w}: wall {r['wall']:6.1f} s  {r['jobs_per_s']:5.2f} jobs/s "
+                  f"(speedup {base['wall'] / r['wall']:4.2f}x)  steady {r['steady_jobs_per_s']:5.2f} jobs/s "
+                  f"(speedup {r['steady_jobs_per_s'] / base['steady_jobs_per_s']:4.2f}x)  "
+                  f"mean job {r['job_wall']:5.2f} s  overhead/job {r['overhead'] * 1000:5.0f} ms")  # fmt: skip
+        first = next(iter(runs.values()))[0]["returns"]
+        same = all(r["returns"] == first for v in runs.values() for r in v)
         print(f"identical episode returns across all configurations: {same}")
         print(f"ResultsStore.append into a run dir of 130 records: {append_cost(root) * 1000:.0f} ms "
               "(document rewrite incl. bootstrap CIs)")  # fmt: skip
