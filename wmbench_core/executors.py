@@ -232,7 +232,10 @@ class LocalExecutor(Executor):
             return []
         ref = self.factories.get(job.agent)
         progress = _ThrottledProgress(job.id, self.on_progress, 0.5) if self.on_progress else None
-        factory = resolve_factory(ref) if ref else None
+        try:
+            factory = resolve_factory(ref) if ref else None
+        except Exception as exc:  # noqa: BLE001 - as a worker would report it
+            return [Outcome(job, crash=f"{type(exc).__name__}: {exc}")]
         return [Outcome(job, record=execute_job(job, self.out_dir, progress, factory=factory))]
 
 

@@ -109,6 +109,11 @@ def test_failing_job_is_retried_then_recorded_failed_and_the_suite_goes_on(tmp_p
     (failed,) = [r for r in read_records(tmp_path / "b") if r["status"] == "failed"]
     assert failed["attempts"] == 3 and "FloatingPointError" in failed["error"]
     assert job_counts(tmp_path / "b") == Counter({"faulty|default|catch|0": 1, "faulty|default|catch|1": 1})
+    # an agent that cannot be imported fails its job, not the driver
+    res = run_suite(plan_suite("catch", ["ghost"], [0], episodes=2), tmp_path / "c", retries=0,
+                    factories={"ghost": "no_such_module:Agent"}, compare=False)  # fmt: skip
+    (failed,) = read_records(tmp_path / "c")
+    assert res.failed == [failed["job_id"]] and "ModuleNotFoundError" in failed["error"]
 
 
 class Recorder(SuiteEvents):
