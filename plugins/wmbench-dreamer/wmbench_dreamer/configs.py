@@ -98,7 +98,6 @@ class DreamerConfig:
     train_steps: int = 0  # default env steps for `wmbench run`; 0 = the protocol's budget
     log_every: int = 250  # env steps between loss logs
     precision: str = "float32"  # fp32 for atari100k [V3]; "bfloat16" autocast is a CPU speed-up
-    compile: bool = False  # torch.compile the RSSM step (off: it does not pay on CPU here)
     threads: int = 0  # torch threads while training/acting; 0 = leave torch's setting
 
     def to_dict(self) -> dict[str, Any]:

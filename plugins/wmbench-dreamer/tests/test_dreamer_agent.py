@@ -1,0 +1,167 @@
+"""The Dreamer agents against the wmbench agent contract (fast)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from wmbench_dreamer.agent import DreamerV1Agent, DreamerV2Agent, DreamerV3Agent
+
+from wmbench_core.agent import CheckpointError, ConfigError
+from wmbench_core.envs import EnvSpec
+from wmbench_core.learning.monitor import NonFiniteLossError
+from wmbench_core.testing import check_agent_contract
+
+AGENTS = [DreamerV3Agent, DreamerV2Agent, DreamerV1Agent]
+#: smallest settings that still run every code path (world model and actor-critic updates)
+FAST = dict(prefill=8, seq_len=4, batch_size=2, horizon=3, train_ratio=8.0, log_every=4)
+
+
+@pytest.fixture(scope="module")
+def catch() -> EnvSpec:
+    return EnvSpec("catch")
+
+
+def test_v3_atari100k_parameter_counts_match_the_paper():
+    agent = DreamerV3Agent(env=EnvSpec("Pong"), preset="atari100k")
+    params = agent.describe()["parameters"]
+    # DreamerV3 size S: 18M parameters (paper Table B.1, DIAMOND Table 4)
+    assert abs(params["total"] - 18e6) / 18e6 < 0.05
+    parts = ["encoder", "rssm", "decoder", "reward_head", "continue_head", "actor", "critic"]
+    assert sum(params[p] for p in parts) == params["total"]
+    cfg = agent.config
+    assert (cfg["batch_size"], cfg["seq_len"], cfg["train_ratio"], cfg["horizon"]) == (16, 64, 1024, 15)
+    assert cfg["gamma"] == pytest.approx(1 - 1 / 333)
+    json.dumps(agent.describe())
+
+
+@pytest.mark.parametrize("cls", AGENTS)
+def test_contract_on_catch(cls, catch, tmp_path):
+    check_agent_contract(cls, env=catch, preset="tiny", train_steps=24, tmp_dir=tmp_path, **FAST)
+
+
+def test_act_samples_deterministically_per_seed(catch):
+    obs = np.zeros((4, 64, 64, 3), np.uint8)
+    obs[:, :8, :8, 0] = 255
+
+    def actions(seed: int) -> list[int]:
+        agent = DreamerV3Agent(env=catch, preset="tiny", seed=seed)
+        state, out = None, []
+        for _ in range(5):
+            a, state = agent.act(obs, state)
+            out += a.tolist()
+        return out
+
+    assert actions(3) == actions(3)
+    assert actions(3) != actions(4)  # sampled, not greedy: another seed, other samples
+
+
+def test_state_has_batch_on_dim0_and_resets(catch):
+    agent = DreamerV3Agent(env=catch, preset="tiny")
+    obs = np.zeros((3, 64, 64, 3), np.uint8)
+    _, state = agent.act(obs, None)
+    _, state = agent.act(obs, state)
+    assert all(t.shape[0] == 3 for t in state)
+    fresh = agent.initial_state(3)
+    reset = agent.reset_state(state, np.array([True, False, False]))
+    assert torch.equal(reset[0][0], fresh[0][0]) and torch.equal(reset[2][0], fresh[2][0])
+    assert torch.equal(reset[0][1], state[0][1])
+
+
+def test_bad_config_is_one_line_config_error(catch):
+    with pytest.raises(ConfigError, match="unknown preset 'huge'"):
+        DreamerV3Agent(env=catch, preset="huge")
+    with pytest.raises(ConfigError, match="unknown config key 'horizn'"):
+        DreamerV3Agent(env=catch, preset="tiny", horizn=3)
+    with pytest.raises(ConfigError, match="kl_mode"):
+        DreamerV3Agent(env=catch, preset="tiny", kl_mode="nope")
+
+
+def test_checkpoint_roundtrip_resume_and_replay_flag(catch, tmp_path):
+    a = DreamerV3Agent(env=catch, preset="tiny", work_dir=tmp_path / "w", **FAST)
+    a.train(20)
+    assert a.trainer.updates > 0
+    path = tmp_path / "a.pt"
+    a.save_checkpoint(path)
+    data = torch.load(path, weights_only=True)
+    assert "replay" not in data  # replay is opt-in (checkpoint_replay=True)
+    b = DreamerV3Agent(env=catch, preset="tiny", **FAST)
+    b.load_checkpoint(path)
+    assert b.env_steps_trained == 20 and b.trainer.updates == a.trainer.updates
+    for k, v in a.ac.state_dict().items():  # incl. slow critic and return-normalisation stats
+        assert torch.equal(v, b.ac.state_dict()[k]), k
+    assert b.trainer.wm_opt.state_dict()["state"].keys() == a.trainer.wm_opt.state_dict()["state"].keys()
+    b.train(28)  # continues from step 20
+    assert b.env_steps_trained == 28
+    # with the flag the replay is saved and restored
+    c = DreamerV3Agent(env=catch, preset="tiny", checkpoint_replay=True, **FAST)
+    c.train(12)
+    c.save_checkpoint(tmp_path / "c.pt")
+    d = DreamerV3Agent(env=catch, preset="tiny", checkpoint_replay=True, **FAST)
+    d.load_checkpoint(tmp_path / "c.pt")
+    assert len(d.replay) == len(c.replay)
+    assert np.array_equal(d.replay.data["obs"][: len(c.replay)], c.replay.data["obs"][: len(c.replay)])
+
+
+def test_checkpoint_of_other_architecture_or_agent_is_refused(catch, tmp_path):
+    a = DreamerV3Agent(env=catch, preset="tiny")
+    a.save_checkpoint(tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="another architecture"):
+        DreamerV3Agent(env=catch, preset="tiny", deter=64).load_checkpoint(tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="belongs to agent"):
+        DreamerV2Agent(env=catch, preset="tiny").load_checkpoint(tmp_path / "a.pt")
+
+
+def test_losses_csv_and_progress(catch, tmp_path):
+    seen = []
+
+    class Rec:
+        def start(self, total, description=""):
+            seen.append(("start", total))
+
+        def update(self, step, metrics=None):
+            seen.append((step, dict(metrics or {})))
+
+        def log(self, message):
+            pass
+
+        def stop(self):
+            pass
+
+    a = DreamerV3Agent(env=catch, preset="tiny", work_dir=tmp_path, **FAST)
+    a.train(24, Rec())
+    assert seen[0] == ("start", 24)
+    last = seen[-1][1]
+    assert last["updates/s"] > 0 and "wm/loss" in last and "ac/actor_loss" in last
+    with open(tmp_path / "losses.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {"env_step", "wm/image", "wm/kl", "ac/critic_loss"} <= set(rows[-1])
+
+
+def test_nan_loss_stops_training_naming_loss_and_step(catch, monkeypatch):
+    a = DreamerV3Agent(env=catch, preset="tiny", **FAST)
+    real = a.trainer.update
+
+    def broken(*args, **kwargs):
+        metrics = real(*args, **kwargs)
+        metrics["wm/reward"] = float("nan")
+        return metrics
+
+    monkeypatch.setattr(a.trainer, "update", broken)
+    with pytest.raises(NonFiniteLossError, match=r"'wm/reward' is nan at env step 8"):
+        a.train(24)
+
+
+def test_atari100k_v3_end_to_end_tiny_budget(tmp_path):
+    """The full-size DreamerV3 on Pong: a few env steps and one update of a short batch."""
+    agent = DreamerV3Agent(
+        env=EnvSpec("Pong"), preset="atari100k", prefill=6, seq_len=4, batch_size=2,
+        train_ratio=8.0, work_dir=tmp_path,
+    )  # fmt: skip
+    agent.train(8)
+    assert agent.trainer.updates >= 1
+    actions, state = agent.act(np.zeros((2, 64, 64, 3), np.uint8), None)
+    assert actions.shape == (2,) and ((0 <= actions) & (actions < agent.num_actions)).all()
