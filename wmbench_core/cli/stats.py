@@ -158,5 +158,7 @@ def _print_table(doc: dict) -> None:
             cells.append(f"[bold]{s}[/bold]{mark}" if e["label"] in best_labels(comp, n) else s + mark)
         table.add_row(e["label"] + mark, str(e["runs_per_game"]), *cells)
     Console(width=max(Console().width, 140)).print(table)
+    for p in comp["poi"]:
+        click.echo(f"P({p['x']} > {p['y']}) = {_fmt(p['value'])} [{_fmt(p['ci'][0])}, {_fmt(p['ci'][1])}]")
     for note in comp["notes"]:
         click.echo(f"note: {note}")
