@@ -25,6 +25,15 @@ def catch() -> EnvSpec:
     return EnvSpec("catch")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models on a shared 2-core machine: more threads only add contention."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_v3_atari100k_parameter_counts_match_the_paper():
     agent = DreamerV3Agent(env=EnvSpec("Pong"), preset="atari100k")
     params = agent.describe()["parameters"]
@@ -155,6 +164,7 @@ def test_nan_loss_stops_training_naming_loss_and_step(catch, monkeypatch):
         a.train(24)
 
 
+@pytest.mark.slow
 def test_atari100k_v3_end_to_end_tiny_budget(tmp_path):
     """The full-size DreamerV3 on Pong: a few env steps and one update of a short batch."""
     agent = DreamerV3Agent(
