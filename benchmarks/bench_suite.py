@@ -155,8 +155,10 @@ def main() -> None:
                 if executor == "ray":
                     import ray
 
-                    ray.init(num_cpus=max(worker_counts), include_dashboard=False, log_to_driver=False,
-                             configure_logging=False)  # fmt: skip
+                    from wmbench_core.executors import start_ray
+
+                    start_ray(num_cpus=max(worker_counts), include_dashboard=False, log_to_driver=False,
+                              configure_logging=False)  # fmt: skip
                 try:
                     for w in [1] if executor == "local" else worker_counts:
                         load = os.getloadavg()[0]

@@ -130,7 +130,10 @@ def _queue_send(job_id: str, steps: int, total: int) -> None:
 
 def run_job(job: Job, out_dir: str, factory_ref: str | None = None, threads: int | None = None) -> dict[str, Any]:
     """Run one job in this (worker) process and return its record (never raises for the agent)."""
+    from wmbench_core.learning.allocator import tune_malloc
+
     _limit_threads(threads)
+    tune_malloc()  # a Ray worker was not started with MALLOC_ENV: set the same in-process
     factory = resolve_factory(factory_ref) if factory_ref else None
     progress = _ThrottledProgress(job.id, _queue_send) if _worker_progress_queue is not None else None
     return execute_job(job, out_dir, progress, factory=factory)
@@ -413,6 +416,21 @@ def ray_available() -> bool:
     return True
 
 
+def start_ray(attempts: int = 3, **init_kwargs: Any) -> None:
+    """``ray.init``; a local start is tried again when it times out, as it does on a machine
+    whose cores are busy (Ray waits a fixed 30 s for its raylet to register)."""
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(**init_kwargs)
+            return
+        except Exception as exc:  # noqa: BLE001
+            ray.shutdown()
+            if init_kwargs.get("address") or "timed out during startup" not in str(exc) or attempt == attempts:
+                raise
+
+
 class RayExecutor(Executor):
     """Each job a Ray task, on a cluster at ``address`` or on a Ray instance started here."""
 
@@ -474,7 +492,7 @@ class RayExecutor(Executor):
                 kwargs["include_dashboard"] = False
             kwargs.update(self.init_kwargs)
             try:
-                ray.init(**kwargs)
+                start_ray(**kwargs)
             except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, timeouts ...
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 where = f"connect to the Ray cluster at {self.address!r}" if self.address else "start Ray"
@@ -496,10 +514,13 @@ class RayExecutor(Executor):
             capacity.append(int(have // amount))
         self._capacity = max(1, min(capacity) if capacity else 1)
         threads = max(1, int(self.num_cpus))
+        # No per-task runtime_env: it makes Ray start a dedicated worker pool through its
+        # runtime-env agent, slow and fragile on a loaded node. run_job applies the same
+        # settings in the worker: mallopt (tune_malloc, equivalent to MALLOC_ENV) and the
+        # thread count (Ray also sets OMP_NUM_THREADS to the task's CPUs).
         self._remote = ray.remote(run_job).options(
             num_cpus=self.num_cpus, num_gpus=self.num_gpus, resources=self.custom or None,
             max_retries=0,  # the driver retries, attributing and recording every attempt
-            runtime_env={"env_vars": worker_env(threads)},
         )  # fmt: skip
         self._threads = threads
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wmbench_core.executors import RayExecutor
+from wmbench_core.executors import RayExecutor, start_ray
 from wmbench_core.parsing import UsageError
 from wmbench_core.results import read_records
 from wmbench_core.suite import plan_suite, run_suite
@@ -30,8 +30,8 @@ def ray_cluster():
         mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
         mp.syspath_prepend(str(HERE))
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-                 configure_logging=False)  # fmt: skip
+        start_ray(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                  configure_logging=False)  # fmt: skip
         try:
             yield ray
         finally:
@@ -49,7 +49,8 @@ def test_ray_executor_gives_the_same_results_as_local(tmp_path, ray_cluster):
     ex = RayExecutor(tmp_path / "ray")
     res = run_suite(jobs, tmp_path / "ray", ex, compare=False)
     assert ex.slots == 2  # what the 2-CPU cluster fits at 1 CPU per job
-    assert sorted(res.ok) == sorted(local.ok) == sorted(j.id for j in jobs)
+    errors = [r.get("error") for r in read_records(tmp_path / "ray") if r["status"] != "ok"]
+    assert sorted(res.ok) == sorted(local.ok) == sorted(j.id for j in jobs), errors
     assert returns_by_job(tmp_path / "ray") == returns_by_job(tmp_path / "local")
     assert {r["executor"] for r in read_records(tmp_path / "ray")} == {"ray"}
     assert ray_cluster.is_initialized()  # a cluster it did not start is left running
