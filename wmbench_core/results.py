@@ -202,6 +202,12 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
     failed = [r["job_id"] for r in records if r.get("status") != "ok"]
     out: dict[str, Any] = {"groups": groups, "num_ok": sum(len(v) for v in by_group.values()),
                            "num_failed": len(failed), "failed_jobs": failed}  # fmt: skip
+    try:  # human-normalised aggregates with CIs (wmbench_core.compare); never costs the document
+        from wmbench_core.compare import hns_summary
+
+        out["hns"] = hns_summary(records)
+    except Exception as exc:  # noqa: BLE001
+        out["hns"] = {"error": f"{type(exc).__name__}: {exc}"}
     if len(groups) == 1:
         g = groups[0]
         out.update({k: g[k] for k in ("per_seed_means", "mean", "median", "iqm", "iqm_ci", "std")})

@@ -12,4 +12,7 @@ BUILTIN_EXPORTERS = (
     ExporterSpec("csv", "csv", "wmbench_core.exporters.tables:write_csv", "one tidy row per episode (pandas-friendly)"),
     ExporterSpec("md", "md", "wmbench_core.exporters.tables:write_markdown", "Markdown summary table"),
     ExporterSpec("tex", "tex", "wmbench_core.exporters.tables:write_latex", "LaTeX booktabs table"),
+    ExporterSpec("html", "html", "wmbench_core.exporters.html:write_html", "self-contained HTML report"),
+    ExporterSpec("png", "png", "wmbench_core.exporters.figures:write_png", "summary figure (aggregates, PoI ...)"),
+    ExporterSpec("svg", "svg", "wmbench_core.exporters.figures:write_svg", "the summary figure as SVG"),
 )  # fmt: skip

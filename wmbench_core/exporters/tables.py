@@ -7,11 +7,12 @@ import io
 from pathlib import Path
 from typing import Any
 
+from wmbench_core.compare import REPORT_HEADER, hns_markdown_lines, hns_or_none, report_cells
 from wmbench_core.results import atomic_write_text, dumps
 
 CSV_COLUMNS = (
     "agent", "preset", "game", "seed", "episode", "return", "length",
-    "env_steps_trained", "protocol", "status",
+    "env_steps_trained", "protocol", "status", "hns",
 )  # fmt: skip
 
 
@@ -29,9 +30,10 @@ def write_csv(document: dict[str, Any], path: str | Path) -> None:
         returns = r.get("episode_returns") or []
         lengths = r.get("episode_lengths") or [None] * len(returns)
         if not returns:  # failed job: one row so that it is visible
-            w.writerow(base + [None, None, None, r.get("env_steps_trained"), protocol, r.get("status")])
+            w.writerow(base + [None, None, None, r.get("env_steps_trained"), protocol, r.get("status"), None])
         for i, (ret, length) in enumerate(zip(returns, lengths)):
-            w.writerow(base + [i, ret, length, r.get("env_steps_trained"), protocol, r.get("status")])
+            hns = hns_or_none(r["game"], ret)
+            w.writerow(base + [i, ret, length, r.get("env_steps_trained"), protocol, r.get("status"), hns])
     atomic_write_text(Path(path), buf.getvalue())
 
 
@@ -52,13 +54,14 @@ def _rows(document: dict[str, Any]) -> list[list[str]]:
             g["agent"], g["preset"], g["game"], str(len(g["seeds"])), str(g["episodes"]),
             f"{_fmt(g['mean'])} ± {_fmt(g['std'])}", _fmt(g["median"]),
             f"{_fmt(g['iqm'])} [{_fmt(lo)}, {_fmt(hi)}]",
+            *report_cells(g["game"], g["mean"]),
             ", ".join(_fmt(m) for m in g["per_seed_means"]),
         ])  # fmt: skip
     return rows
 
 
 HEADER = ["agent", "preset", "game", "seeds", "episodes", "mean ± std", "median", "IQM [95% CI]",
-          "per-seed means"]  # fmt: skip
+          *REPORT_HEADER, "per-seed means"]  # fmt: skip
 
 
 def write_markdown(document: dict[str, Any], path: str | Path) -> None:
@@ -67,7 +70,8 @@ def write_markdown(document: dict[str, Any], path: str | Path) -> None:
         "",
         f"wmbench {document.get('wmbench_version')}, updated {document.get('updated')}. "
         "Raw episode returns; statistics over per-seed mean returns (IQM: 25% trimmed mean; "
-        "CI: percentile bootstrap, 2,000 resamples).",
+        "CI: percentile bootstrap, 2,000 resamples). HNS: human-normalised mean return; IRIS, DIAMOND, "
+        "DreamerV3: their published mean raw scores on the game.",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
@@ -76,6 +80,7 @@ def write_markdown(document: dict[str, Any], path: str | Path) -> None:
     failed = document["aggregate"].get("failed_jobs") or []
     if failed:
         lines += ["", f"**Failed jobs ({len(failed)}):** " + ", ".join(f"`{j}`" for j in failed)]
+    lines += hns_markdown_lines(document)
     protocols = sorted({(r.get("protocol") or {}).get("name", "?") for r in document["runs"]})
     lines += ["", f"Environment protocol(s): {', '.join(protocols) or '–'}", ""]
     atomic_write_text(Path(path), "\n".join(lines))
@@ -105,7 +110,8 @@ def write_latex(document: dict[str, Any], path: str | Path) -> None:
         "\\bottomrule",
         "\\end{tabular}",
         "\\caption{Raw episode returns: mean $\\pm$ std, median and interquartile mean (95\\% "
-        "percentile bootstrap CI) over per-seed mean returns.}",
+        "percentile bootstrap CI) over per-seed mean returns; HNS of the mean return; published mean "
+        "raw scores of IRIS, DIAMOND and DreamerV3.}",
         "\\end{table}",
         "",
     ]
