@@ -228,7 +228,7 @@ class DreamerV1Config(DreamerConfig):
 #: tiny sizes for `catch` (7-step episodes, 3 actions); shared by the three versions
 _TINY_SIZES: dict[str, Any] = dict(
     deter=128, hidden=128, cnn_depth=8, mlp_units=128, head_units=128, batch_size=16,
-    seq_len=16, prefill=500, log_every=250, replay_capacity=100_000,
+    seq_len=8, horizon=7, prefill=500, log_every=250, replay_capacity=100_000,
 )  # fmt: skip
 
 PRESETS: dict[int, dict[str, dict[str, Any]]] = {
@@ -243,13 +243,12 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             "cont_layers": 1,
             "actor_layers": 1,
             "critic_layers": 1,
-            "horizon": 8,
             "gamma": 0.9,
             "model_lr": 1e-3,
-            "actor_lr": 3e-4,
-            "critic_lr": 3e-4,
+            "actor_lr": 1e-4,
+            "critic_lr": 1e-4,
             "train_ratio": 128.0,
-            "train_steps": 6000,
+            "train_steps": 5000,
         },
     },
     2: {
@@ -263,15 +262,14 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             "cont_layers": 1,
             "actor_layers": 1,
             "critic_layers": 1,
-            "horizon": 8,
             "gamma": 0.9,
             "model_lr": 1e-3,
-            "actor_lr": 3e-4,
-            "critic_lr": 3e-4,
+            "actor_lr": 1e-4,
+            "critic_lr": 1e-4,
             "slow_critic_every": 20,
             "grayscale": False,
             "train_ratio": 128.0,
-            "train_steps": 6000,
+            "train_steps": 5000,
         },
     },
     1: {
@@ -284,13 +282,12 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             "cont_layers": 1,
             "actor_layers": 1,
             "critic_layers": 1,
-            "horizon": 8,
             "gamma": 0.9,
             "model_lr": 1e-3,
-            "actor_lr": 3e-4,
-            "critic_lr": 3e-4,
+            "actor_lr": 1e-4,
+            "critic_lr": 1e-4,
             "train_ratio": 128.0,
-            "train_steps": 6000,
+            "train_steps": 5000,
         },
     },
 }
