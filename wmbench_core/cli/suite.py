@@ -94,8 +94,8 @@ class LiveOverview(SuiteEvents):
 
     def __rich__(self) -> Group:
         done = self.ok + self.failed
+        title = Text(self.title, style="bold")
         head = Text.assemble(
-            (f"{self.title}  ", "bold"),
             f"done {done}/{self.total}  ", ("ok ", "green"), f"{self.ok}  ",
             ("failed ", "red"), f"{self.failed}  ", f"running {len(self.running)}  ",
             f"pending {max(0, self.total - done - len(self.running))}  ",
@@ -104,7 +104,7 @@ class LiveOverview(SuiteEvents):
         )  # fmt: skip
         if self.skipped:
             head.append(f"  ({self.skipped} already finished, skipped)")
-        parts: list[Any] = [head, ProgressBar(total=max(1, self.total), completed=done, width=60)]
+        parts: list[Any] = [title, head, ProgressBar(total=max(1, self.total), completed=done, width=60)]
         if self.running:
             table = Table(box=None, pad_edge=False, show_header=True, header_style="dim")
             for col in ("running job", "attempt", "env steps", "elapsed"):
