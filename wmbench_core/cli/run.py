@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wmbench_core.cli.errors import fail, friendly_errors
+from wmbench_core.cli.validation import check_agents_accept, check_at_least, resolve_agent_names
 from wmbench_core.parsing import UsageError, parse_list, parse_overrides, parse_seeds
 from wmbench_core.plugins import get_registry
 
@@ -54,33 +55,16 @@ def run(
 
     registry = get_registry()
     # -- validate everything before any work is done ---------------------------------------
-    if all_agents:
-        agent_names = sorted(n for n in registry.agents if n != "random")
-        if not agent_names:
-            raise UsageError("--all-agents: no agent plugins are installed (pip install plugins/wmbench-...)")
-    elif agents:
-        agent_names = [registry.agent(a)[0].name for a in agents]
-    else:
-        raise UsageError("give --agent NAME (see `wmbench list-agents`) or --all-agents")
-    if episodes < 1:
-        raise UsageError(f"--episodes must be a positive integer, got {episodes}")
-    if train_steps is not None and train_steps < 0:
-        raise UsageError(f"--train-steps must be >= 0, got {train_steps}")
-    if eval_envs < 1:
-        raise UsageError(f"--eval-envs must be >= 1, got {eval_envs}")
+    agent_names = resolve_agent_names(registry, agents, all_agents)
+    check_at_least(1, episodes=episodes, eval_envs=eval_envs)
+    check_at_least(0, train_steps=train_steps, checkpoint_every=checkpoint_every)
     seed_list = parse_seeds(seeds)
     overrides = parse_overrides(sets)
     format_list = reporting.validate_formats(parse_list(formats))
     if not format_list:
         raise UsageError(f"--format is empty; valid: {', '.join(sorted(registry.exporters))}")
     env = make_env_spec(game)
-    for name in agent_names:
-        spec, _ = registry.agent(name)
-        if preset is not None and preset not in spec.presets:
-            raise UsageError(f"unknown preset {preset!r} for agent {name}; valid: {', '.join(spec.presets)}")
-    for name in agent_names:  # build each agent once: bad presets / --set keys fail here, not mid-run
-        spec, _ = registry.agent(name)
-        spec.load_factory()(env=env, preset=preset, device="cpu", seed=0, work_dir=None, **overrides)
+    check_agents_accept(registry, agent_names, preset, env, overrides)
     if checkpoint is not None:
         if len(agent_names) != 1:
             raise UsageError("--checkpoint needs exactly one --agent")

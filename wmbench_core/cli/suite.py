@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wmbench_core.cli.errors import friendly_errors
+from wmbench_core.cli.validation import check_agents_accept, check_at_least, resolve_agent_names
 from wmbench_core.parsing import UsageError, parse_list, parse_overrides, parse_seeds
 from wmbench_core.runner import Job
 from wmbench_core.suite import (
@@ -176,28 +177,9 @@ def suite_command(
 
     registry = get_registry()
     # -- validate everything before any work is done ---------------------------------------------
-    if all_agents:
-        agent_names = sorted(n for n in registry.agents if n != "random")
-        if not agent_names:
-            raise UsageError("--all-agents: no agent plugins are installed (pip install plugins/wmbench-...)")
-    elif agents:
-        agent_names = list(dict.fromkeys(registry.agent(a)[0].name for a in agents))
-    else:
-        raise UsageError("give --agent NAME (repeatable; see `wmbench list-agents`) or --all-agents")
-    for name in agent_names:
-        spec, _ = registry.agent(name)
-        if preset is not None and preset not in spec.presets:
-            raise UsageError(f"unknown preset {preset!r} for agent {name}; valid: {', '.join(spec.presets)}")
-    if train_steps is not None and train_steps < 0:
-        raise UsageError(f"--train-steps must be >= 0, got {train_steps}")
-    if eval_envs < 1:
-        raise UsageError(f"--eval-envs must be >= 1, got {eval_envs}")
-    if checkpoint_every < 0:
-        raise UsageError(f"--checkpoint-every must be >= 0, got {checkpoint_every}")
-    if retries < 0:
-        raise UsageError(f"--retries must be >= 0, got {retries}")
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {workers}")
+    agent_names = resolve_agent_names(registry, agents, all_agents)
+    check_at_least(1, episodes=episodes, eval_envs=eval_envs, workers=workers)
+    check_at_least(0, train_steps=train_steps, checkpoint_every=checkpoint_every, retries=retries)
     if parse_resources(resources).get("GPU", 0) > 0 and device == "cpu":
         raise UsageError("--resources gives each job a GPU but --device is cpu; add --device cuda (or auto)")
     if executor == "ray" and not ray_available():
@@ -219,6 +201,8 @@ def suite_command(
         train_steps=train_steps, overrides=overrides, device=device, eval_envs=eval_envs,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
+    if jobs:  # presets and --set keys, checked on one real agent per name before any work
+        check_agents_accept(registry, agent_names, preset, jobs[0].env_spec(), overrides)
     out = Path(out_dir or f"results/{suite_name.lower()}")
     console = Console(stderr=True, log_path=False)
 
