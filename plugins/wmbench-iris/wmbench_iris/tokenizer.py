@@ -205,6 +205,10 @@ class Tokenizer(nn.Module):
         l1 = (recon - target).abs().mean()
         loss = codebook_loss + commitment_loss + l1
         parts = {"codebook": codebook_loss.item(), "commitment": commitment_loss.item(), "l1": l1.item()}
+        if self.cfg.l2_weight > 0:
+            l2 = (recon - target).pow(2).mean()
+            loss = loss + self.cfg.l2_weight * l2
+            parts["l2"] = l2.item()
         if perceptual is not None and self.cfg.perceptual_weight > 0:
             p = perceptual(target, recon).mean()
             loss = loss + self.cfg.perceptual_weight * p
