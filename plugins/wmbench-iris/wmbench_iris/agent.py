@@ -130,6 +130,14 @@ class IrisAgent(Agent):
         return TINY_TRAIN_STEPS if self.preset == "tiny" else super().default_train_steps()
 
     def _ensure_replay(self, env_steps: int) -> None:
+        """A buffer that keeps every step of the run (the reference keeps all data); grown,
+        not wrapped, when a resumed run trains for longer."""
+        if self.replay is not None and self.replay.capacity < env_steps:
+            held = self.replay.state_dict()
+            self.replay = None
+            self._ensure_replay(env_steps)
+            assert self.replay is not None
+            self.replay.load_state_dict(held)
         if self.replay is None:
             cap = max(int(env_steps), 1)
             self.replay = ReplayBuffer(cap, self.env.observation_shape,
