@@ -51,7 +51,7 @@ def test_tiny_preset_learns_catch(tmp_path):
 
 def test_atari100k_smoke_breakout_through_cli(tmp_path):
     """The paper-sized models on real Breakout frames: a few hundred env steps, a couple of
-    updates per component, one evaluation episode, through ``wmbench run``."""
+    updates per component (batches of 8), one evaluation episode, through ``wmbench run``."""
     sets = {
         "training.first_epoch_updates_denoiser": 2,
         "training.first_epoch_updates_rew_end": 2,
@@ -60,6 +60,11 @@ def test_atari100k_smoke_breakout_through_cli(tmp_path):
         "training.env_steps_per_epoch": 100,
         "training.final_epochs": 0,
         "training.gif_steps": 2,
+        # paper-sized models, smaller batches: a full-batch reward/termination update holds
+        # ~6 GB of activations on CPU, too much next to other jobs on a CI runner
+        "denoiser.batch_size": 8,
+        "rew_end.batch_size": 8,
+        "actor_critic.batch_size": 8,
     }
     cmd = [
         sys.executable, "-m", "wmbench_core", "run", "--agent", "diamond", "--game", "Breakout-v5",

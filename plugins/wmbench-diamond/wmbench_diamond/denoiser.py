@@ -116,8 +116,13 @@ class Denoiser(nn.Module):
         act: torch.Tensor,
         mask: torch.Tensor,
         generator: torch.Generator | None = None,
+        backward: bool = False,
     ) -> torch.Tensor:
         """Denoising loss over a segment of L + 1 + k frames (k autoregressive steps).
+
+        With ``backward`` each step's share of the loss is back-propagated as soon as it is
+        computed (same gradients, since the next step's input is detached; half the memory) and
+        the returned loss is detached.
 
         obs (B, T, C, H, W) in [-1, 1], act (B, T), mask (B, T) (False = padding). Frame L + i
         is predicted from the L frames before it; after each step the detached, quantised
@@ -143,7 +148,11 @@ class Denoiser(nn.Module):
             want = (target - cs.c_skip * noisy) / cs.c_out
             per_sample = (out - want).pow(2).flatten(1).mean(1)
             # mean over the valid samples (the reference's mse over masked rows)
-            loss = loss + (per_sample * m).sum() / m.sum().clamp(min=1)
+            step_loss = (per_sample * m).sum() / m.sum().clamp(min=1) / steps
             with torch.no_grad():
                 all_obs[:, L + i] = quantize(cs.c_skip * noisy + cs.c_out * out)
-        return loss / steps
+            if backward:
+                step_loss.backward()
+                step_loss = step_loss.detach()
+            loss = loss + step_loss
+        return loss

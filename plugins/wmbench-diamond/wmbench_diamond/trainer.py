@@ -124,10 +124,12 @@ class Trainer:
         return self.dataset.segments(steps, c.seq_length, None, self.rng, self.device)
 
     # -- updates ------------------------------------------------------------------------
-    def _step(self, name: str, loss: torch.Tensor, max_norm: float) -> float:
+    def _step(self, name: str, loss: torch.Tensor | None, max_norm: float) -> float:
+        """Backward (unless ``loss`` is None: gradients already there), clip, step."""
         opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss is not None:
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(getattr(self.models, name).parameters(), max_norm)
         opt.step()
         self.schedulers[name].step()
@@ -136,8 +138,9 @@ class Trainer:
 
     def update_denoiser(self) -> dict[str, float]:
         b = self.denoiser_batch()
-        loss = self.models.denoiser.compute_loss(b["obs"], b["act"], b["mask"], self.gen)
-        norm = self._step("denoiser", loss, self.cfg.denoiser.max_grad_norm)
+        self.optimizers["denoiser"].zero_grad(set_to_none=True)
+        loss = self.models.denoiser.compute_loss(b["obs"], b["act"], b["mask"], self.gen, backward=True)
+        norm = self._step("denoiser", None, self.cfg.denoiser.max_grad_norm)
         return {"denoiser/loss": loss.item(), "denoiser/grad_norm": norm}
 
     def update_rew_end(self) -> dict[str, float]:
