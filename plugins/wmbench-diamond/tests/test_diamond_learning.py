@@ -26,10 +26,9 @@ pytestmark = pytest.mark.slow
 # learns in ~150). Kept as a real test of the goal; it reports the measured return.
 @pytest.mark.xfail(reason="tiny DIAMOND does not yet learn catch within the CPU budget", strict=False)
 def test_tiny_preset_learns_catch(tmp_path):
-    """A uniformly random policy scores about -0.75 on catch (measured: -0.751 over 200k simulated
-    episodes; the core's CATCH_RANDOM_RETURN says -0.56), the optimum is +1. A mean above 0.3 over
-    100 episodes means catching at least 65% of balls; the standard error of a 100-episode mean is
-    <= 0.1, so 0.3 is > 8 standard errors above random."""
+    """A uniformly random policy scores about -0.75 on catch (CATCH_RANDOM_RETURN), the optimum is
+    +1. A mean above 0.3 over 100 episodes means catching at least 65% of balls; the standard
+    error of a 100-episode mean is <= 0.1, so 0.3 is > 10 standard errors above random."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # small nets: one thread is the fastest setting
     try:
