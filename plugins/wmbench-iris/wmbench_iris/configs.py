@@ -26,6 +26,10 @@ class TokenizerConfig:
     resolution: int = 64  # input frames are 64x64 RGB (paper §3)
     norm_groups: int = 32  # GroupNorm(32) as in taming-transformers
     dropout: float = 0.0  # tokenizer/default.yaml
+    # Codebook initialised uniform in ±scale/vocab_size (reference: scale 1). Tiny codebooks
+    # need a larger scale: the commitment term otherwise shrinks the encoder outputs onto the
+    # near-zero codes within a few dozen steps and the decoder loses small objects.
+    codebook_init_scale: float = 1.0
     commitment_beta: float = 1.0  # weight of the commitment term (reference code, β = 1)
     perceptual_weight: float = 1.0  # LPIPS term weight (reference: 1)
     # Extra squared-error reconstruction term; the paper has none (0). L1 alone predicts the

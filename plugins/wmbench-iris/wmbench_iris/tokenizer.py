@@ -153,7 +153,8 @@ class Tokenizer(nn.Module):
         self.encoder = Encoder(cfg)
         self.pre_quant_conv = nn.Conv2d(cfg.z_channels, cfg.embed_dim, 1)
         self.codebook = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
-        nn.init.uniform_(self.codebook.weight, -1.0 / cfg.vocab_size, 1.0 / cfg.vocab_size)
+        bound = cfg.codebook_init_scale / cfg.vocab_size
+        nn.init.uniform_(self.codebook.weight, -bound, bound)
         self.post_quant_conv = nn.Conv2d(cfg.embed_dim, cfg.z_channels, 1)
         self.decoder = Decoder(cfg)
         self.grid = cfg.resolution // 2 ** (len(cfg.ch_mult) - 1)
