@@ -248,7 +248,7 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             "actor_lr": 1e-4,
             "critic_lr": 1e-4,
             "train_ratio": 128.0,
-            "train_steps": 5000,
+            "train_steps": 8000,
         },
     },
     2: {
@@ -269,7 +269,7 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             "slow_critic_every": 20,
             "grayscale": False,
             "train_ratio": 128.0,
-            "train_steps": 5000,
+            "train_steps": 8000,
         },
     },
     1: {
@@ -287,7 +287,7 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             "actor_lr": 1e-4,
             "critic_lr": 1e-4,
             "train_ratio": 128.0,
-            "train_steps": 5000,
+            "train_steps": 8000,
         },
     },
 }
