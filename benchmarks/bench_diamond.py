@@ -83,7 +83,7 @@ def run_child(args: argparse.Namespace) -> dict:
         ("imagined_frame_batch", frame_batch, args.warmup, args.timed_frames),
         ("denoiser", tr.update_denoiser, args.warmup, args.timed),
         ("rew_end", tr.update_rew_end, args.warmup, args.timed),
-        ("actor_critic", tr.update_actor_critic, 1, args.timed_ac),
+        ("actor_critic", tr.update_actor_critic, args.warmup_ac, args.timed_ac),
     ]
     for name, fn, w, n in plan:
         if args.only and name not in args.only:
@@ -102,6 +102,7 @@ def main() -> None:
     p.add_argument("--timed", type=int, default=3)
     p.add_argument("--timed-frames", type=int, default=3)
     p.add_argument("--timed-ac", type=int, default=2)
+    p.add_argument("--warmup-ac", type=int, default=1)
     p.add_argument("--episodes", type=int, default=8)
     p.add_argument("--episode-length", type=int, default=1000)
     p.add_argument("--only", nargs="*", default=None, help="subset of components to time")
