@@ -75,7 +75,7 @@ def test_atari100k_smoke_pong_through_cli(tmp_path):
     for k, v in sets.items():
         args += ["--set", f"{k}={v}"]
     proc = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=1800)
+                          timeout=3600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads((tmp_path / "benchmark_results.json").read_text())
     text = json.dumps(doc)
