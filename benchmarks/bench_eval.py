@@ -64,11 +64,12 @@ def main() -> None:
         plain.append(plain_gymnasium_loop(args.game, args.steps))
         batched.append(batched_evaluate(args.game, args.episodes))
     p, b = statistics.median(plain), statistics.median(batched)
-    print(f"{args.game}: plain gymnasium loop {p:,.0f} agent steps/s; wmbench evaluate ({args.episodes} episodes on 8 envs) "
-          f"{b:,.0f} steps/s; "
+    print(f"{args.game}: plain gymnasium loop {p:,.0f} agent steps/s; "
+          f"wmbench evaluate ({args.episodes} episodes on 8 envs) {b:,.0f} steps/s; "
           f"ratio {b / p:.2f}x (median of {args.reps})")
     times = sorted(list_agents_seconds() for _ in range(5))
-    print(f"wmbench list-agents: median {times[2]:.3f} s (min {times[0]:.3f}, max {times[-1]:.3f}) incl. interpreter start")
+    print(f"wmbench list-agents: median {times[2]:.3f} s (min {times[0]:.3f}, max {times[-1]:.3f}), "
+          "interpreter start included")
 
 
 if __name__ == "__main__":
