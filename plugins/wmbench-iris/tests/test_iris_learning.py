@@ -19,12 +19,13 @@ from wmbench_core.envs.catch import CATCH_RANDOM_RETURN
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.learning  # not yet passing (plugin README): run by `nox -s learning`, not by CI
 def test_tiny_iris_learns_catch(tmp_path):
     """The `tiny` preset, trained for its default budget, must clearly beat a random policy.
 
-    Random play scores -0.56 and a perfect policy +1. The bar, a mean above +0.3 over 100
+    Random play scores -0.75 and a perfect policy +1. The bar, a mean above +0.3 over 100
     evaluation episodes, means the paddle ends under the ball in more than 65% of episodes
-    (random: 22%); with 100 episodes the standard error of the mean is at most 0.1, so a
+    (random: 12.6%); with 100 episodes the standard error of the mean is at most 0.1, so a
     random-level policy cannot pass by luck (it would need a deviation of more than 8 standard
     errors).
     """
