@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 # imagination stays at random level. Even model-free, REINFORCE from catch's pixels needs far
 # more than the ~300 actor-critic updates this budget affords (from true state features it
 # learns in ~150). Kept as a real test of the goal; it reports the measured return.
-@pytest.mark.xfail(reason="tiny DIAMOND does not yet learn catch within the CPU budget", strict=False)
+@pytest.mark.learning  # not yet passing (plugin README): run by `nox -s learning`, not by CI
 def test_tiny_preset_learns_catch(tmp_path):
     """A uniformly random policy scores about -0.75 on catch (CATCH_RANDOM_RETURN), the optimum is
     +1. A mean above 0.3 over 100 episodes means catching at least 65% of balls; the standard
