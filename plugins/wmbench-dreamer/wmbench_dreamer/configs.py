@@ -231,6 +231,13 @@ _TINY_SIZES: dict[str, Any] = dict(
     seq_len=8, horizon=7, prefill=500, log_every=250, replay_capacity=100_000,
 )  # fmt: skip
 
+# Shared by the three tiny presets: one-layer heads, short discount, fast learning rates, one
+# update per env step after the prefill, and the budget `wmbench run` trains for.
+_TINY_TRAINING: dict[str, Any] = dict(
+    mlp_layers=1, reward_layers=1, cont_layers=1, actor_layers=1, critic_layers=1, gamma=0.9,
+    model_lr=1e-3, actor_lr=1e-4, critic_lr=1e-4, train_ratio=128.0, train_steps=8000,
+)  # fmt: skip
+
 PRESETS: dict[int, dict[str, dict[str, Any]]] = {
     3: {
         "atari100k": {},
@@ -238,17 +245,7 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             **_TINY_SIZES,
             "stoch": 8,
             "classes": 8,
-            "mlp_layers": 1,
-            "reward_layers": 1,
-            "cont_layers": 1,
-            "actor_layers": 1,
-            "critic_layers": 1,
-            "gamma": 0.9,
-            "model_lr": 1e-3,
-            "actor_lr": 1e-4,
-            "critic_lr": 1e-4,
-            "train_ratio": 128.0,
-            "train_steps": 8000,
+            **_TINY_TRAINING,
         },
     },
     2: {
@@ -257,19 +254,9 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             **_TINY_SIZES,
             "stoch": 8,
             "classes": 8,
-            "mlp_layers": 1,
-            "reward_layers": 1,
-            "cont_layers": 1,
-            "actor_layers": 1,
-            "critic_layers": 1,
-            "gamma": 0.9,
-            "model_lr": 1e-3,
-            "actor_lr": 1e-4,
-            "critic_lr": 1e-4,
+            **_TINY_TRAINING,
             "slow_critic_every": 20,
             "grayscale": False,
-            "train_ratio": 128.0,
-            "train_steps": 8000,
         },
     },
     1: {
@@ -277,17 +264,7 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
         "tiny": {
             **_TINY_SIZES,
             "stoch": 16,
-            "mlp_layers": 1,
-            "reward_layers": 1,
-            "cont_layers": 1,
-            "actor_layers": 1,
-            "critic_layers": 1,
-            "gamma": 0.9,
-            "model_lr": 1e-3,
-            "actor_lr": 1e-4,
-            "critic_lr": 1e-4,
-            "train_ratio": 128.0,
-            "train_steps": 8000,
+            **_TINY_TRAINING,
         },
     },
 }
