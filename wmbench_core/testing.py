@@ -7,7 +7,7 @@ entry point when wmbench is installed). Test an agent adapter in milliseconds::
 
 Fixtures: ``wmbench_fake_env`` (:class:`FakeEnvSpec`), ``wmbench_catch_env`` (the core's
 ``catch`` game), ``wmbench_fake_agent`` (a :class:`FakeAgent` on the fake env),
-``wmbench_out_dir`` (a fresh results directory). Nothing here imports torch.
+``wmbench_out_dir`` (a fresh results directory), ``wmbench_one_torch_thread``. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -206,6 +206,17 @@ def wmbench_catch_env() -> EnvSpec:
 @pytest.fixture
 def wmbench_fake_agent(wmbench_fake_env: FakeEnvSpec) -> FakeAgent:
     return FakeAgent(env=wmbench_fake_env, seed=0)
+
+
+@pytest.fixture
+def wmbench_one_torch_thread():
+    """Run the test with one torch thread (small models: faster, no fight for the cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -37,13 +37,8 @@ QUICK = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models: one thread is faster and does not fight other tests for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models: one torch thread is faster and does not fight other tests for the cores
+pytestmark = pytest.mark.usefixtures("wmbench_one_torch_thread")
 
 
 def catch_agent(tmp_path=None, seed: int = 0, **over) -> DiamondAgent:

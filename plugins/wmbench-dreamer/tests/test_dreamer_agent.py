@@ -25,13 +25,8 @@ def catch() -> EnvSpec:
     return EnvSpec("catch")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models on a shared 2-core machine: more threads only add contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models: one torch thread is faster and does not fight other tests for the cores
+pytestmark = pytest.mark.usefixtures("wmbench_one_torch_thread")
 
 
 def test_v3_atari100k_parameter_counts_match_the_paper():
