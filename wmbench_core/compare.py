@@ -422,6 +422,13 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+
+def format_aggregate(a: dict | None) -> str:
+    """``value [lo, hi]`` (or ``value`` without a CI, ``–`` when missing) for tables."""
+    if a is None:
+        return "–"
+    return _fmt(a["value"]) + (f" [{_fmt(a['ci'][0])}, {_fmt(a['ci'][1])}]" if a.get("ci") else "")
+
 def _raw_fmt(x: float) -> str:
     return f"{x:.1f}" if abs(x) < 1000 else f"{x:.0f}"
 
@@ -492,7 +499,7 @@ def render_markdown(document: dict[str, Any]) -> str:
             if a is None:
                 cells.append("–")
                 continue
-            s = _fmt(a["value"]) + (f" [{_fmt(a['ci'][0])}, {_fmt(a['ci'][1])}]" if a.get("ci") else "")
+            s = format_aggregate(a)
             s = f"**{s}**" if e["label"] in bests[n] else s
             cells.append(s + _mark(e))
         lines.append(

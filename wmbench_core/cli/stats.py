@@ -136,7 +136,7 @@ def compare_command(
 
 
 def _print_table(doc: dict) -> None:
-    from wmbench_core.compare import MIXED_MARK, _fmt, _metric_names, best_labels
+    from wmbench_core.compare import MIXED_MARK, _metric_names, best_labels, format_aggregate
 
     comp = doc["comparison"]
     names = _metric_names(comp)
@@ -154,11 +154,11 @@ def _print_table(doc: dict) -> None:
             if a is None:
                 cells.append("–")
                 continue
-            s = _fmt(a["value"]) + (f" [{_fmt(a['ci'][0])}, {_fmt(a['ci'][1])}]" if a.get("ci") else "")
+            s = format_aggregate(a)
             cells.append(f"[bold]{s}[/bold]{mark}" if e["label"] in best_labels(comp, n) else s + mark)
         table.add_row(e["label"] + mark, str(e["runs_per_game"]), *cells)
     Console(width=max(Console().width, 140)).print(table)
     for p in comp["poi"]:
-        click.echo(f"P({p['x']} > {p['y']}) = {_fmt(p['value'])} [{_fmt(p['ci'][0])}, {_fmt(p['ci'][1])}]")
+        click.echo(f"P({p['x']} > {p['y']}) = {format_aggregate(p)}")
     for note in comp["notes"]:
         click.echo(f"note: {note}")
