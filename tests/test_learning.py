@@ -10,7 +10,7 @@ from wmbench_core.agent import CheckpointError, ConfigError
 from wmbench_core.learning.checkpoint import load_checkpoint, save_checkpoint
 from wmbench_core.learning.config import resolve_config
 from wmbench_core.learning.monitor import NonFiniteLossError, TrainingMonitor
-from wmbench_core.learning.replay import ReplayBuffer
+from wmbench_core.learning.replay import ReplayBuffer, area_resize, frames_to_tensor
 from wmbench_core.learning.returns import lambda_returns
 from wmbench_core.learning.twohot import TwoHot, symexp, symlog
 
@@ -134,3 +134,15 @@ def test_resolve_config_presets_and_overrides():
         resolve_config(Cfg, presets, None, {"layer": 3})
     with pytest.raises(ConfigError, match="expects int"):
         resolve_config(Cfg, presets, None, {"layers": "many"})
+
+
+def test_frames_to_tensor_area_resize_keeps_a_cell_grid_exact():
+    frames = np.zeros((2, 64, 64, 3), np.uint8)
+    frames[0, 8:16, 24:32, 0] = 255  # one 8x8 cell of a catch-like grid, red
+    full = frames_to_tensor(frames)
+    assert full.shape == (2, 3, 64, 64) and float(full.max()) == 1.0
+    small = frames_to_tensor(frames, size=16)  # each cell becomes 2x2 pixels, still pure red
+    assert small.shape == (2, 3, 16, 16)
+    assert torch.equal(small[0, 0, 2:4, 6:8], torch.ones(2, 2))
+    assert float(small.sum()) == 4.0
+    assert area_resize(full, 64) is full

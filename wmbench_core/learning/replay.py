@@ -168,10 +168,23 @@ class ReplayBuffer:
         self.num_episodes = int(state["num_episodes"])
 
 
-def frames_to_tensor(frames: np.ndarray, device: Any = "cpu") -> Any:
-    """(..., H, W, C) uint8 numpy -> (..., C, H, W) float32 torch tensor in [0, 1]."""
+def frames_to_tensor(frames: np.ndarray, device: Any = "cpu", size: int | None = None) -> Any:
+    """(..., H, W, C) uint8 numpy -> (..., C, H, W) float32 torch tensor in [0, 1], area-resized
+    to ``size`` x ``size`` when given (toy presets that train on smaller images)."""
     import torch
 
     t = torch.as_tensor(frames, device=device)
-    t = t.movedim(-1, -3)
-    return t.float().div_(255.0)
+    t = t.movedim(-1, -3).float().div_(255.0)
+    return area_resize(t, size) if size else t
+
+
+def area_resize(images: Any, size: int) -> Any:
+    """Area-average (..., C, H, W) float images to (..., C, size, size); a no-op at that size.
+    Area averaging keeps a downscaled pixel grid exact (catch's 8x8 cells survive it)."""
+    import torch.nn.functional as F
+
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    lead = images.shape[:-3]
+    out = F.interpolate(images.reshape(-1, *images.shape[-3:]), size=(size, size), mode="area")
+    return out.reshape(*lead, *out.shape[1:])

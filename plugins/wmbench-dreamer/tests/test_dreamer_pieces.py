@@ -16,6 +16,7 @@ from wmbench_dreamer.distributions import (
     unimix_logits,
 )
 from wmbench_dreamer.heads import ScalarHead
+from wmbench_dreamer.networks import ConvDecoder, ConvEncoder
 from wmbench_dreamer.rssm import RSSM
 from wmbench_dreamer.world_model import kl_loss
 
@@ -138,3 +139,16 @@ def test_percentile_return_normalisation():
     for _ in range(2000):
         scale = norm.update(returns)
     assert scale.item() == pytest.approx(90.0, rel=1e-3)
+
+
+@pytest.mark.parametrize("style", ["v1", "v3"])
+@pytest.mark.parametrize("size", [64, 32, 16])
+def test_cnn_sizes_end_on_the_same_grid(style, size):
+    """Toy presets train on smaller images with the last encoder / first decoder stages only."""
+    enc = ConvEncoder(3, 4, "silu", True, style, size)
+    dec = ConvDecoder(10, 3, 4, "silu", True, style, size)
+    assert enc(torch.zeros(2, 3, size, size)).shape == (2, enc.out_dim)
+    assert enc.out_dim == (4 * 8 * 16 if style == "v3" else 4 * 8 * 4)
+    assert dec(torch.zeros(2, 10)).shape == (2, 3, size, size)
+    with pytest.raises(ValueError, match="image_size"):
+        ConvEncoder(3, 4, "silu", True, style, 48)

@@ -33,7 +33,7 @@ from wmbench_dreamer.world_model import WorldModel
 
 #: config keys that change parameter shapes: a checkpoint must agree on them
 _ARCH_KEYS = (
-    "version", "deter", "hidden", "stoch", "classes", "cnn_depth", "cnn_style", "mlp_layers",
+    "version", "deter", "hidden", "stoch", "classes", "cnn_depth", "cnn_style", "image_size", "mlp_layers",
     "mlp_units", "norm", "gru", "initial_state", "grayscale", "reward_head", "reward_layers",
     "cont_layers", "actor_layers", "critic_layers", "head_units", "critic_head", "twohot_bins",
 )  # fmt: skip

@@ -39,6 +39,7 @@ class DreamerConfig:
     initial_state: str = "learned"  # tanh of a learned vector [V3]
     min_std: float = 0.1  # Gaussian latents only: std = softplus(x) + min_std [V1]
     grayscale: bool = False  # RGB 64x64 observations [V3 atari100k]
+    image_size: int = 64  # 64x64 frames [V1-V3]; 32 or 16 area-resize them (toy presets only)
     # -- heads -------------------------------------------------------------------------------
     reward_head: str = "twohot"  # two-hot symlog regression, 255 bins [V3]
     reward_layers: int = 2  # = mlp_layers [V3]
@@ -308,6 +309,11 @@ def validate(config: DreamerConfig) -> None:
     for key in positive:
         if getattr(config, key) < 1:
             raise ConfigError(f"config key {key!r} must be >= 1, got {getattr(config, key)}")
+    from wmbench_dreamer.networks import STAGES
+
+    if config.image_size not in STAGES:
+        valid = ", ".join(map(str, STAGES))
+        raise ConfigError(f"config key 'image_size' must be one of {valid}, got {config.image_size}")
     if config.train_ratio <= 0:
         raise ConfigError(f"config key 'train_ratio' must be > 0, got {config.train_ratio}")
     if not 0.0 < config.gamma <= 1.0 or not 0.0 <= config.lambda_ <= 1.0:

@@ -65,21 +65,38 @@ class ChannelNorm(nn.Module):
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
+#: image side -> number of stride-2 stages (64 is every paper's; smaller sides drop the first
+#: stages, so the last stages and the 4x4 / 2x2 bottleneck are the same layers as at 64)
+STAGES = {64: 4, 32: 3, 16: 2}
+#: DreamerV1/V2 decoder kernels per image side: (n - 1) * 2 + k lands exactly on the side
+V1_DECODER_KERNELS = {64: (5, 5, 6, 6), 32: (5, 6, 6), 16: (6, 6)}
+
+
+def cnn_stages(image_size: int) -> int:
+    if image_size not in STAGES:
+        raise ValueError(f"image_size {image_size} is not supported; valid: {', '.join(map(str, STAGES))}")
+    return STAGES[image_size]
+
+
 class ConvEncoder(nn.Module):
-    """Four stride-2 convolutions with kernel 4, channels depth x (1, 2, 4, 8).
+    """Stride-2 convolutions with kernel 4 (four at 64x64), channels depth x (1, 2, 4, 8).
 
     style "v3": "same" padding with LayerNorm, 64x64 -> 4x4 (DreamerV3 2023, ``resnet`` with 0
-    blocks); style "v1": valid padding, 64x64 -> 2x2 (DreamerV1/V2).
+    blocks); style "v1": valid padding, 64x64 -> 2x2 (DreamerV1/V2). Smaller images (toy
+    presets) use the last stages only, ending at the same 4x4 / 2x2 grid.
     """
 
-    def __init__(self, in_channels: int, depth: int, act: str, norm: bool, style: str) -> None:
+    def __init__(
+        self, in_channels: int, depth: int, act: str, norm: bool, style: str, image_size: int = 64
+    ) -> None:
         super().__init__()
         if style not in ("v1", "v3"):
             raise ValueError(f"unknown cnn_style {style!r}; valid: v1, v3")
         pad = 1 if style == "v3" else 0
+        stages = cnn_stages(image_size)
         mods: list[nn.Module] = []
         ch = in_channels
-        for i in range(4):
+        for i in range(4 - stages, 4):
             out = depth * 2**i
             mods.append(nn.Conv2d(ch, out, 4, stride=2, padding=pad, bias=not norm))
             if norm:
@@ -91,7 +108,7 @@ class ConvEncoder(nn.Module):
         self.out_dim = ch * side * side
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(..., C, 64, 64) in [-0.5, 0.5] -> (..., out_dim)."""
+        """(..., C, S, S) in [-0.5, 0.5] -> (..., out_dim)."""
         lead = images.shape[:-3]
         x = self.net(images.reshape(-1, *images.shape[-3:]))
         return x.reshape(*lead, -1)
@@ -102,21 +119,25 @@ class ConvDecoder(nn.Module):
 
     style "v3": Linear to 4x4x(8 depth), then transposed convs k4 s2 with LayerNorm (V3 2023);
     style "v1": Linear to 32 depth at 1x1, then transposed convs with kernels 5, 5, 6, 6 (V1/V2).
+    Smaller images (toy presets) keep the first stages only.
     """
 
-    def __init__(self, in_dim: int, out_channels: int, depth: int, act: str, norm: bool, style: str) -> None:
+    def __init__(
+        self, in_dim: int, out_channels: int, depth: int, act: str, norm: bool, style: str, image_size: int = 64
+    ) -> None:
         super().__init__()
         self.style = style
+        stages = cnn_stages(image_size)
         if style == "v3":
             self.side, ch = 4, depth * 8
             self.proj = nn.Linear(in_dim, self.side * self.side * ch)
-            kernels, pad = (4, 4, 4, 4), 1
+            kernels, pad = (4,) * stages, 1
         else:
             self.side, ch = 1, depth * 32
             self.proj = nn.Linear(in_dim, ch)
-            kernels, pad = (5, 5, 6, 6), 0
+            kernels, pad = V1_DECODER_KERNELS[image_size], 0
         self.channels = ch
-        outs = [depth * 4, depth * 2, depth, out_channels]
+        outs = [depth * 4, depth * 2, depth][: stages - 1] + [out_channels]
         mods: list[nn.Module] = []
         for i, (k, out) in enumerate(zip(kernels, outs)):
             last = i == len(outs) - 1
@@ -129,7 +150,7 @@ class ConvDecoder(nn.Module):
         self.net = nn.Sequential(*mods)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """(..., in_dim) -> (..., C, 64, 64) mean image in [-0.5, 0.5] units."""
+        """(..., in_dim) -> (..., C, S, S) mean image in [-0.5, 0.5] units."""
         lead = features.shape[:-1]
         x = self.proj(features.reshape(-1, features.shape[-1]))
         x = x.reshape(-1, self.channels, self.side, self.side)

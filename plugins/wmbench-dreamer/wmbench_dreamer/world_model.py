@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from wmbench_core.learning.replay import area_resize
 from wmbench_dreamer.configs import DreamerConfig
 from wmbench_dreamer.heads import ContinueHead, ScalarHead
 from wmbench_dreamer.networks import ConvDecoder, ConvEncoder
@@ -50,11 +51,12 @@ class WorldModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.channels = 1 if cfg.grayscale else 3
-        self.encoder = ConvEncoder(self.channels, cfg.cnn_depth, cfg.cnn_act, cfg.norm, cfg.cnn_style)
+        size = cfg.image_size
+        self.encoder = ConvEncoder(self.channels, cfg.cnn_depth, cfg.cnn_act, cfg.norm, cfg.cnn_style, size)
         self.rssm = RSSM(cfg, self.encoder.out_dim, num_actions)
         feat = self.rssm.stoch_dim + cfg.deter
         self.feat_dim = feat
-        self.decoder = ConvDecoder(feat, self.channels, cfg.cnn_depth, cfg.cnn_act, cfg.norm, cfg.cnn_style)
+        self.decoder = ConvDecoder(feat, self.channels, cfg.cnn_depth, cfg.cnn_act, cfg.norm, cfg.cnn_style, size)
         self.reward = ScalarHead(
             feat, cfg.reward_layers, cfg.head_units, cfg.head_act, cfg.norm, cfg.reward_head,
             cfg.twohot_bins, cfg.twohot_low, cfg.twohot_high,
@@ -64,8 +66,9 @@ class WorldModel(nn.Module):
         self.image_factor = 1.0 if cfg.version == 3 else 0.5
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
-        """(..., H, W, 3) uint8 -> (..., C, H, W) float in [-0.5, 0.5] (grayscale for V2)."""
-        x = frames.movedim(-1, -3).float().div_(255.0)
+        """(..., H, W, 3) uint8 -> (..., C, S, S) float in [-0.5, 0.5] (grayscale for V2; S =
+        ``image_size``, area-resized when smaller than the frames)."""
+        x = area_resize(frames.movedim(-1, -3).float().div_(255.0), self.cfg.image_size)
         if self.channels == 1:
             w = torch.tensor([0.299, 0.587, 0.114], device=x.device).reshape(3, 1, 1)
             x = (x * w).sum(-3, keepdim=True)
