@@ -5,11 +5,14 @@ optimum is +1. A mean of 0.3 over 100 sampled-action evaluation episodes means c
 in 65% of the episodes vs 22% at random; with returns of +-1 the standard error of that mean is
 below 0.1, so the threshold is > 8 standard errors above random play.
 
-STATUS: not yet passing. With the tiny preset, DreamerV3's world model had not learned the
-ball's column after ~4,500 updates (image loss plateau ~58 of the ~64 a missing ball costs), so the
-policy stays near random; one run takes ~25 min on the shared 2-core machine, far over the CI
-budget. The tests are therefore marked ``learning`` and run by ``nox -s learning`` (not by CI's
-``nox -s slow``) until a preset that learns within ~6 minutes is found; they assert the real threshold.
+DreamerV3 (tiny: 16x16 frames, 4,000 env steps = 3,500 updates, one thread) passes: measured
+0.76 (seed 0) and 0.58 (seed 1), ~500 s of training each on the shared 2-core machine; it runs in
+CI's ``nox -s slow``. Its world model first draws the ball after ~1,500 updates; before the tiny
+preset moved to 16x16 frames and a 10x entropy bonus it stayed near random.
+
+DreamerV1 and V2 are not yet passing with the same tiny sizes (V2's world model had not learned
+to draw the ball after 3,000 updates); they keep the ``learning`` marker, so ``nox -s learning``
+runs them and CI does not. They assert the same threshold.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from wmbench_core.envs.catch import CATCH_RANDOM_RETURN
 THRESHOLD = 0.3
 EPISODES = 100
 
-pytestmark = [pytest.mark.slow, pytest.mark.learning]
+pytestmark = pytest.mark.slow
 
 
 def _learn(cls, seed: int = 0) -> tuple[float, float]:
@@ -41,21 +44,20 @@ def _learn(cls, seed: int = 0) -> tuple[float, float]:
     return float(np.mean(returns)), seconds
 
 
-@pytest.mark.slow
 def test_dreamerv3_learns_catch():
     mean, seconds = _learn(DreamerV3Agent)
     print(f"dreamerv3 tiny catch: mean return {mean:.2f} (random {CATCH_RANDOM_RETURN}) in {seconds:.0f} s")
     assert mean > THRESHOLD
 
 
-@pytest.mark.slow
+@pytest.mark.learning  # not yet passing: see the module docstring
 def test_dreamerv2_learns_catch():
     mean, seconds = _learn(DreamerV2Agent)
     print(f"dreamerv2 tiny catch: mean return {mean:.2f} (random {CATCH_RANDOM_RETURN}) in {seconds:.0f} s")
     assert mean > THRESHOLD
 
 
-@pytest.mark.slow
+@pytest.mark.learning  # not yet passing: see the module docstring
 def test_dreamerv1_learns_catch():
     mean, seconds = _learn(DreamerV1Agent)
     print(f"dreamerv1 tiny catch: mean return {mean:.2f} (random {CATCH_RANDOM_RETURN}) in {seconds:.0f} s")
