@@ -170,3 +170,18 @@ def test_atari100k_v3_end_to_end_tiny_budget(tmp_path):
     assert agent.trainer.updates >= 1
     actions, state = agent.act(np.zeros((2, 64, 64, 3), np.uint8), None)
     assert actions.shape == (2,) and ((0 <= actions) & (actions < agent.num_actions)).all()
+
+
+def test_v1_explores_epsilon_greedy_while_v2_v3_only_sample(catch):
+    """DreamerV1's discrete variant replaces a fraction epsilon of the collected actions by uniform
+    ones (its code's ``epsilon_greedy``); V2/V3 explore by sampling alone."""
+    v1 = DreamerV1Agent(env=catch, preset="tiny", seed=0, expl_amount=0.3)
+    rate = np.mean([v1._explore(step) for step in range(4000)])
+    assert abs(rate - 0.3) < 0.03
+    decayed = DreamerV1Agent(env=catch, preset="tiny", seed=0, expl_amount=0.4, expl_decay=1000, expl_min=0.1)
+    assert abs(np.mean([decayed._explore(1000) for _ in range(4000)]) - 0.2) < 0.03  # one half-life
+    assert abs(np.mean([decayed._explore(10**6) for _ in range(4000)]) - 0.1) < 0.03  # the floor
+    v3 = DreamerV3Agent(env=catch, preset="tiny", seed=0)
+    assert not any(v3._explore(step) for step in range(100))
+    with pytest.raises(ConfigError, match="expl"):
+        DreamerV1Agent(env=catch, preset="tiny", expl="boltzmann")

@@ -106,6 +106,15 @@ class DreamerAgent(Agent):
     def default_train_steps(self) -> int:
         return self.cfg.train_steps or super().default_train_steps()
 
+    def _explore(self, step: int) -> bool:
+        """Epsilon-greedy exploration while collecting (DreamerV1's ``_exploration``): with
+        probability epsilon the sampled action is replaced by a uniformly random one."""
+        cfg = self.cfg
+        if cfg.expl != "epsilon_greedy":
+            return False
+        amount = cfg.expl_amount * (0.5 ** (step / cfg.expl_decay) if cfg.expl_decay else 1.0)
+        return bool(self.rng.random() < max(cfg.expl_min, amount))
+
     def _make_replay(self, env_steps: int) -> ReplayBuffer:
         # room for every step plus the stored terminal frames (one per episode); never more
         # than the configured capacity (uniform replay over a ring buffer beyond it)
@@ -134,7 +143,7 @@ class DreamerAgent(Agent):
             while step < env_steps:
                 action_arr, state = self.act(obs[None], state)
                 action = int(action_arr[0])
-                if step < cfg.prefill:  # uniform random actions while filling the replay
+                if step < cfg.prefill or self._explore(step):  # uniform random action
                     action = int(self.rng.integers(self.num_actions))
                     onehot = F.one_hot(torch.tensor([action]), self.num_actions).float()
                     state = (state[0], state[1], onehot.to(self.device))

@@ -70,6 +70,10 @@ class DreamerConfig:
     actor_grad: str = "reinforce"  # REINFORCE for discrete actions [V3]
     actor_unimix: float = 0.01  # [V3]
     entropy: float = 3e-4  # actor entropy scale [V3]
+    expl: str = "none"  # exploration while collecting: V2/V3 rely on sampling [V3]
+    expl_amount: float = 0.0  # epsilon of "epsilon_greedy" [V1 code `_exploration`]
+    expl_decay: float = 0.0  # half-life of epsilon in env steps; 0 = constant [V1 code]
+    expl_min: float = 0.0  # floor of the decayed epsilon [V1 code]
     critic_head: str = "twohot"  # [V3]
     critic_target: str = "fast"  # λ-returns bootstrap from the trained critic [V3]
     slow_critic_fraction: float = 0.02  # EMA of the critic [V3]
@@ -203,6 +207,10 @@ class DreamerV1Config(DreamerConfig):
     gamma: float = 0.99  # [V1]
     actor_grad: str = "dynamics"  # analytic gradients through the model [V1]
     actor_unimix: float = 0.0
+    # discrete actions: one-hot actor sample plus epsilon-greedy exploration (the V1 code's
+    # `epsilon_greedy`, its default amount 0.3; the paper's Atari schedule is not recorded)
+    expl: str = "epsilon_greedy"  # [V1 code]
+    expl_amount: float = 0.3  # [V1 code default expl_amount]
     entropy: float = 0.0  # [V1]
     critic_head: str = "mse"  # [V1]
     critic_target: str = "fast"  # no target network [V1]
@@ -295,6 +303,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "reward_transform": ("none", "tanh"),
     "kl_mode": ("dyn_rep", "balance", "plain"),
     "actor_grad": ("reinforce", "dynamics"),
+    "expl": ("none", "epsilon_greedy"),
     "critic_target": ("fast", "slow"),
     "return_norm": ("percentile", "none"),
     "precision": ("float32", "bfloat16"),
