@@ -44,7 +44,11 @@ def slow(session: nox.Session) -> None:
     """Slow tests CI runs: each agent's paper-size preset end to end on Atari through the CLI, and
     each passing learning test (a tiny preset beats the random agent on catch)."""
     install_all(session)
-    session.run("pytest", "-q", "-m", "slow and not learning", "--durations=0", *TEST_PATHS, *session.posargs)
+    # two workers (pytest-xdist): each learning test trains on one torch thread, so two run side by
+    # side on a 2-core machine; WMBENCH_SLOW_WORKERS=0 runs them in this process
+    workers = os.environ.get("WMBENCH_SLOW_WORKERS", "2")
+    session.run("pytest", "-q", "-n", workers, "-m", "slow and not learning", "--durations=0", *TEST_PATHS,
+                *session.posargs)  # fmt: skip
 
 
 @nox.session
