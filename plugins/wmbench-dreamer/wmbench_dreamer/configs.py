@@ -271,6 +271,11 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             **_TINY_TRAINING,
             "slow_critic_every": 20,
             "grayscale": False,
+            # Deviation (tiny only): LayerNorm in the CNN and MLPs, as V3 has. V2's un-normalised
+            # CNN had not learned to draw catch's ball after 3,000 updates (final return -0.8);
+            # with LayerNorm it does, and the agent learns: 0.96 after 7,000 env steps (seed 0).
+            "norm": True,
+            "train_steps": 7000,
         },
     },
     1: {
