@@ -82,6 +82,8 @@ def test_bad_config_is_one_line_config_error(catch):
         DreamerV3Agent(env=catch, preset="tiny", horizn=3)
     with pytest.raises(ConfigError, match="kl_mode"):
         DreamerV3Agent(env=catch, preset="tiny", kl_mode="nope")
+    with pytest.raises(ConfigError, match="'image_size' must be one of 64, 32, 16, got 48"):
+        DreamerV3Agent(env=catch, preset="tiny", image_size=48)
 
 
 def test_checkpoint_roundtrip_resume_and_replay_flag(catch, tmp_path):
