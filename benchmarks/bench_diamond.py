@@ -133,12 +133,15 @@ def main() -> None:
             raise SystemExit(f"benchmark child ({setting}) failed with exit code {proc.returncode}")
         results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
         if args.peer_driver:
-            items = [i for i in ("imagined_frame_batch", "denoiser", "rew_end") if not args.only or i in args.only]
-            pcmd = [sys.executable, args.peer_driver, str(args.threads), str(args.warmup), str(args.timed), *items]
-            proc = subprocess.run(pcmd, env=env, capture_output=True, text=True, check=False)
-            sys.stderr.write(proc.stderr[-2000:])
-            if proc.returncode == 0:
-                peer[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+            counts = {"imagined_frame_batch": (args.warmup, args.timed_frames), "denoiser": (args.warmup, args.timed),
+                      "rew_end": (args.warmup, args.timed), "actor_critic": (args.warmup_ac, args.timed_ac)}
+            items = [f"{i}:{w}:{n}" for i, (w, n) in counts.items() if not args.only or i in args.only]
+            if items:
+                pcmd = [sys.executable, args.peer_driver, str(args.threads), str(args.warmup), str(args.timed), *items]
+                proc = subprocess.run(pcmd, env=env, capture_output=True, text=True, check=False)
+                sys.stderr.write(proc.stderr[-2000:])
+                if proc.returncode == 0:
+                    peer[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
 
     print(f"\nDIAMOND atari100k, Breakout (4 actions), {args.threads} threads; seconds (median)")
     print(f"{'item':24s} {'allocator':9s} {'ours':>9s} {'reference':>10s} {'ref/ours':>9s}  reference from")

@@ -9,13 +9,18 @@ shared/research/peer-timings.md §2 (eloialonso/iris @ 24326aa, torch 2.13 CPU, 
     python benchmarks/bench_iris.py                    # tuned glibc malloc (MALLOC_ENV)
     python benchmarks/bench_iris.py --malloc default   # glibc defaults
     python benchmarks/bench_iris.py --quick            # fewer repetitions
+    python benchmarks/bench_iris.py --peer-driver /work/peers/iris_driver.py  # side by side
 
 The allocator setting is applied by re-executing this script with the environment variables of
 wmbench_core.learning.allocator.MALLOC_ENV (or without them), i.e. exactly how the reference
 figures were taken. Reference figures (same machine type, uncontended) are printed next to ours
-with the ratio reference / ours (> 1: we are faster). Running the reference side by side needs
-its checkout and a throwaway driver (see peer-timings.md §2); when that is not done, the ratio
-is against those recorded figures, and the script says so.
+with the ratio reference / ours (> 1: we are faster). With ``--peer-driver DRIVER.py`` the
+reference is timed in the same run, under the same allocator setting and thread count, right after
+ours (the driver is a throwaway script outside the repository that imports the unmodified
+reference modules, peer-timings.md §2; it takes ``threads warmup timed [item[:warmup:timed] ...]``
+with items tokenizer, world_model, actor_critic, imagined_frame and prints one JSON line of
+{item: {"median": s, ...}}). Items the driver does not time are compared with the recorded figures
+and marked "recorded".
 
 World-model and actor-critic updates are timed twice: "cold" re-encodes every sampled frame (the
 reference's behaviour, token cache invalidated before each update) and "cached" reuses tokens
@@ -26,6 +31,7 @@ actor-critic phases, exact because the tokenizer is frozen then).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -75,6 +81,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="1 warm-up + 1 timed update each")
     ap.add_argument("--only", default="tokenizer,world_model,actor_critic,imagination")
+    ap.add_argument("--peer-driver", default=None, help="time the reference with this driver in the same run")
     args = ap.parse_args()
     _reexec(args.malloc)
 
@@ -160,23 +167,48 @@ def main() -> None:
         times = _time(imagine, 1, reps)
         results["imagined frame batch (64 frames: 16 GPT calls + decode)"] = [x / 19 for x in times]
 
+    same_run: dict = {}
+    if args.peer_driver:  # the reference, right after ours, in this (allocator-configured) environment
+        items = [f"{k}:{warm}:{n}" for k, n in (("tokenizer", reps), ("world_model", reps),
+                                                ("actor_critic", reps), ("imagined_frame", reps))
+                 if (k if k != "imagined_frame" else "imagination") in only]
+        if items:
+            pcmd = [sys.executable, args.peer_driver, str(args.threads), str(warm), str(reps), *items]
+            proc = subprocess.run(pcmd, env=dict(os.environ), capture_output=True, text=True, check=False)
+            sys.stderr.write(proc.stderr[-2000:])
+            if proc.returncode == 0:
+                same_run = json.loads(proc.stdout.strip().splitlines()[-1])
+            else:
+                print(f"peer driver failed (exit {proc.returncode}); using recorded figures", file=sys.stderr)
+
     peer = PEER[args.malloc]
     print(f"\nwmbench IRIS, atari100k sizes, torch {torch.__version__}, {args.threads} threads, "
           f"malloc {args.malloc}, load average at start {load:.1f} (2 cores)")
-    print("reference: recorded figures of eloialonso/iris @ 24326aa on this machine type "
-          "(peer-timings.md §2/§4, uncontended); not re-run side by side here\n")
-    print(f"{'item':58s} {'ours s (median, min-max)':>26s} {'reference s':>12s} {'ratio':>7s}")
+    if same_run:
+        print("reference: eloialonso/iris @ 24326aa timed in this run by the peer driver (same allocator "
+              "setting and threads); items it did not time: recorded figures (peer-timings.md §2/§4)\n")
+    else:
+        print("reference: recorded figures of eloialonso/iris @ 24326aa on this machine type "
+              "(peer-timings.md §2/§4, uncontended); not re-run side by side here\n")
+
+    def ref_of(key: str) -> tuple[float | None, str]:
+        if key in same_run:
+            return same_run[key]["median"], "same run"
+        return peer.get(key), "recorded"
+
+    print(f"{'item':58s} {'ours s (median, min-max)':>26s} {'reference s':>12s} {'ratio':>7s}  reference from")
     for name, xs in results.items():
         key = next((k for k in peer if name.startswith(k) or (k == "imagined_frame"
                                                              and name.startswith("imagined"))), None)
         med = statistics.median(xs)
-        ref = peer.get(key) if key else None
+        ref, src = ref_of(key) if key else (None, "-")
         ratio = f"{ref / med:6.2f}x" if ref else "    -"
-        refs = f"{ref:12.1f}" if ref else f"{'-':>12s}"
-        print(f"{name:58s} {med:10.2f} ({min(xs):.2f}-{max(xs):.2f}) n={len(xs):<3d} {refs} {ratio}")
+        refs = f"{ref:12.2f}" if ref else f"{'-':>12s}"
+        print(f"{name:58s} {med:10.2f} ({min(xs):.2f}-{max(xs):.2f}) n={len(xs):<3d} {refs} {ratio}  {src}")
     if "imagination" in only:
         per = statistics.median(results["imagined frame batch (64 frames: 16 GPT calls + decode)"])
-        print(f"\nimagined steps/s: {64 / per:.1f} (reference ≈ {64 / peer['imagined_frame']:.1f})")
+        ref, src = ref_of("imagined_frame")
+        print(f"\nimagined steps/s: {64 / per:.1f} (reference ≈ {64 / ref:.1f}, {src})")
 
 
 if __name__ == "__main__":
