@@ -52,13 +52,52 @@ def test_tokenizer_shapes_straight_through_and_codebook_usage():
     # straight-through: the reconstruction loss reaches the encoder, the codebook term the codes
     loss, parts = tok.compute_loss(x)
     loss.backward()
-    assert set(parts) == {"codebook", "commitment", "l1", "l2"}  # tiny adds the l2 term
+    # tiny adds the l2 term and resets dead codes (in training mode)
+    assert set(parts) == {"codebook", "commitment", "l1", "l2", "dead_codes"}
     assert tok.encoder.conv_in.weight.grad.abs().sum() > 0
     assert tok.codebook.weight.grad.abs().sum() > 0
     assert tok.decoder.conv_out.weight.grad.abs().sum() > 0
-    # round trip: decode_tokens gives frames in [0, 1] of the input's shape
+    # round trip: decode_tokens gives frames in [0, 1] at the tokenizer's resolution (tiny: 16)
     y = tok.decode_tokens(q.tokens)
-    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert y.shape == (6, 3, 16, 16) and float(y.min()) >= 0 and float(y.max()) <= 1
+    # 64x64 frames are area-resized first: same tokens as frames given at 16x16
+    assert torch.equal(tok.tokenize(x), tok.tokenize(torch.nn.functional.avg_pool2d(x, 4)))
+
+
+def test_patch_tokens_depend_on_their_own_patch_only():
+    torch.manual_seed(0)
+    tok = Tokenizer(tiny().tokenizer).eval()  # tiny: 16x16 frames, 4x4 patches, 1 token each
+    x = torch.zeros(2, 3, 16, 16)
+    x[1, 0, 4:6, 6:8] = 1.0  # a ball in patch (1, 1) of the second frame only
+    t = tok.tokenize(x)
+    changed = (t[0] != t[1]).nonzero().flatten().tolist()
+    assert changed in ([], [5])  # row-major token 5 is patch (1, 1)
+    assert len(t[0].unique()) == 1  # an empty frame is one code everywhere
+    y = tok.decode_tokens(t)
+    assert y.shape == (2, 3, 16, 16)
+    assert torch.equal(y[0, :, :4], y[1, :, :4])  # decoding is patch-local too
+
+
+def test_dead_codes_move_onto_badly_reconstructed_tokens():
+    cfg = tiny().tokenizer
+    assert IrisConfig().tokenizer.dead_code_reset_every == 0  # the paper never resets codes
+    torch.manual_seed(0)
+    tok = Tokenizer(cfg)
+    x = torch.zeros(4, 3, 16, 16)
+    x[:, 0, 4:6, 6:8] = 1.0  # a red ball in token (1, 1) of every frame
+    for _ in range(cfg.dead_code_reset_every - 1):
+        _, parts = tok.compute_loss(x)
+        assert parts["dead_codes"] == 0
+    q = tok.quantize(x)
+    before = tok.codebook.weight.detach().clone()
+    _, parts = tok.compute_loss(x)  # the reset step
+    moved = (tok.codebook.weight != before).any(1)
+    assert parts["dead_codes"] == int(moved.sum()) >= 1
+    assert not moved[q.tokens.unique()].any()  # codes in use stay
+    ball = q.z[:1, :, 1, 1]  # the missed ball's encoder output is now a code of its own
+    assert torch.cdist(ball, tok.codebook.weight[moved]).min() < 1e-5
+    tok.eval()
+    assert "dead_codes" not in tok.compute_loss(x)[1]
 
 
 def test_tokenizer_learns_round_trip_and_uses_codebook():

@@ -19,7 +19,7 @@ from wmbench_iris.actor_critic import ActorCritic, State
 from wmbench_iris.configs import PRESETS, TINY_TRAIN_STEPS, IrisConfig
 from wmbench_iris.imagination import sample
 from wmbench_iris.perceptual_loss import load_perceptual_loss
-from wmbench_iris.tokenizer import Tokenizer
+from wmbench_iris.tokenizer import Tokenizer, token_grid
 from wmbench_iris.trainer import (
     TokenCache,
     actor_critic_batch,
@@ -95,11 +95,13 @@ class IrisAgent(Agent):
         for key in ("test_temperature", "collect_temperature", "imagine_temperature"):
             if getattr(c.training, key) <= 0:
                 raise ConfigError(f"config key 'training.{key}' must be > 0")
-        if c.tokenizer.resolution % 2 ** len(c.tokenizer.ch_mult) and len(c.tokenizer.ch_mult) > 1:
-            raise ConfigError("tokenizer.resolution must be divisible by 2^(len(ch_mult)-1)")
+        patch = c.tokenizer.patch_size or c.tokenizer.resolution
+        if c.tokenizer.resolution % patch or patch % 2 ** (len(c.tokenizer.ch_mult) - 1):
+            raise ConfigError("tokenizer.resolution must be divisible by tokenizer.patch_size, "
+                              "and the patch (or frame) by 2^(len(ch_mult)-1)")
         if c.world_model.embed_dim % c.world_model.num_heads:
             raise ConfigError("world_model.embed_dim must be divisible by world_model.num_heads")
-        grid = c.tokenizer.resolution // 2 ** (len(c.tokenizer.ch_mult) - 1)
+        grid = token_grid(c.tokenizer)
         if c.world_model.tokens_per_block != grid * grid + 1:
             raise ConfigError(f"world_model.tokens_per_block must be {grid * grid + 1} "
                               f"(tokens per frame + 1 action token)")

@@ -23,13 +23,26 @@ class TokenizerConfig:
     ch_mult: tuple[int, ...] = (1, 1, 1, 1, 1)  # 5 resolutions 64..4 -> 4x4 = 16 tokens
     num_res_blocks: int = 2  # per encoder level; the decoder uses one more (taming layout)
     attn_resolutions: tuple[int, ...] = (8, 16)  # self-attention at low resolutions (paper A.1)
-    resolution: int = 64  # input frames are 64x64 RGB (paper §3)
+    # Input frames are 64x64 RGB (paper §3). A smaller value area-resizes them first (tiny only:
+    # its small models could not see catch's ball at 64x64; the 8x8 cells survive exactly).
+    # The decoder, and so the policy, then sees frames of this size.
+    resolution: int = 64
+    # 0: the encoder and decoder see the whole frame (paper). Otherwise they see each
+    # patch_size x patch_size patch alone and a token depends on its own patch only (tiny only:
+    # whole-frame tiny encoders spread catch's empty background over most codes, depending on
+    # where the ball and paddle are, and the tiny world model could not predict such tokens).
+    patch_size: int = 0
     norm_groups: int = 32  # GroupNorm(32) as in taming-transformers
     dropout: float = 0.0  # tokenizer/default.yaml
     # Codebook initialised uniform in ±scale/vocab_size (reference: scale 1). Tiny codebooks
     # need a larger scale: the commitment term otherwise shrinks the encoder outputs onto the
     # near-zero codes within a few dozen steps and the decoder loses small objects.
     codebook_init_scale: float = 1.0
+    # Every this many training steps, codes no frame of those steps used are moved onto the
+    # batch's worst-quantised encoder outputs (0 = never: the reference has no codebook reset).
+    # Tiny only: its codebook otherwise collapses to a few codes for the empty background and
+    # catch's ball, 1/16 of one token's area, never gets a code of its own.
+    dead_code_reset_every: int = 0
     commitment_beta: float = 1.0  # weight of the commitment term (reference code, β = 1)
     perceptual_weight: float = 1.0  # LPIPS term weight (reference: 1)
     # Extra squared-error reconstruction term; the paper has none (0). L1 alone predicts the
@@ -108,15 +121,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     "atari100k": {},
     # Same code, small enough to learn `catch` (7-step episodes, 3 actions) on a CPU in minutes.
     "tiny": {
+        "tokenizer.resolution": 16,  # area-resized frames (see TokenizerConfig.resolution)
+        "tokenizer.patch_size": 4,  # each token encodes its own 4x4 patch (2x2 catch cells)
         "tokenizer.vocab_size": 32,
         "tokenizer.embed_dim": 16,
         "tokenizer.z_channels": 32,
-        "tokenizer.ch": 8,
-        "tokenizer.ch_mult": (1, 2, 4, 4, 8),  # thin at 64x64, where convolutions cost most
+        "tokenizer.ch": 16,
+        "tokenizer.ch_mult": (1, 2, 2),  # 4x4 patch -> 1 token; 16 per frame, as in the paper
         "tokenizer.num_res_blocks": 1,
         "tokenizer.attn_resolutions": (),
         "tokenizer.norm_groups": 4,
-        "tokenizer.l2_weight": 1.0,
+        "tokenizer.l2_weight": 100.0,
+        "tokenizer.dead_code_reset_every": 10,
         "world_model.max_blocks": 8,
         "world_model.num_layers": 2,
         "world_model.num_heads": 2,
@@ -124,7 +140,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "world_model.embed_pdrop": 0.0,
         "world_model.resid_pdrop": 0.0,
         "world_model.attn_pdrop": 0.0,
-        "actor_critic.conv_channels": (8, 16, 16, 16),
+        "actor_critic.conv_channels": (16, 32),  # 16x16 -> 32x4x4 features
         "actor_critic.lstm_dim": 64,
         "actor_critic.imagine_horizon": 8,
         "actor_critic.burn_in": 4,
@@ -141,7 +157,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "training.tokenizer_batch_size": 32,
         "training.world_model_batch_size": 16,
         "training.actor_critic_batch_size": 32,
-        "training.tokenizer_lr": 1e-3,
+        "training.tokenizer_lr": 2e-3,
         "training.world_model_lr": 1e-3,
         "training.actor_critic_lr": 1e-3,
         "training.collect_epsilon": 0.05,

@@ -9,12 +9,13 @@ Loss (reference code, all weights 1): L1 reconstruction + codebook + commitment 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wmbench_core.learning.replay import area_resize
 from wmbench_iris.configs import TokenizerConfig
 
 
@@ -144,24 +145,62 @@ class Quantized:
     tokens: torch.Tensor  # (B, h*w) int64
 
 
+MISSED_PATCH_ERROR = 0.05  # dead codes move only onto tokens reconstructed worse than this
+
+
+def token_grid(cfg: TokenizerConfig) -> int:
+    """Tokens per side of a frame: patches per side x tokens per patch side."""
+    patch = cfg.patch_size or cfg.resolution
+    return cfg.resolution // patch * (patch // 2 ** (len(cfg.ch_mult) - 1))
+
+
+def to_patches(x: torch.Tensor, n: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B * n * n, C, H / n, W / n): the n x n patches, row-major."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, n, h // n, n, w // n).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(b * n * n, c, h // n, w // n)
+
+
+def from_patches(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Inverse of :func:`to_patches`."""
+    bn, c, h, w = x.shape
+    x = x.reshape(bn // (n * n), n, n, c, h, w).permute(0, 3, 1, 4, 2, 5)
+    return x.reshape(bn // (n * n), c, n * h, n * w)
+
+
 class Tokenizer(nn.Module):
-    """Frames in [0, 1] (B, 3, 64, 64) <-> tokens (B, 16)."""
+    """Frames in [0, 1] (B, 3, 64, 64) <-> tokens (B, 16). Frames are area-resized to
+    ``cfg.resolution`` first (a no-op at the paper's 64); decoded frames have that size."""
 
     def __init__(self, cfg: TokenizerConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
+        patch = cfg.patch_size or cfg.resolution
+        self.patches = cfg.resolution // patch  # per side; 1: whole frames (paper)
+        net_cfg = replace(cfg, resolution=patch)
+        self.encoder = Encoder(net_cfg)
         self.pre_quant_conv = nn.Conv2d(cfg.z_channels, cfg.embed_dim, 1)
         self.codebook = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
         bound = cfg.codebook_init_scale / cfg.vocab_size
         nn.init.uniform_(self.codebook.weight, -bound, bound)
         self.post_quant_conv = nn.Conv2d(cfg.embed_dim, cfg.z_channels, 1)
-        self.decoder = Decoder(cfg)
-        self.grid = cfg.resolution // 2 ** (len(cfg.ch_mult) - 1)
+        self.decoder = Decoder(net_cfg)
+        self.grid = token_grid(cfg)
         self.tokens_per_frame = self.grid * self.grid
+        # code usage since the last dead-code reset (not saved: a resumed run starts afresh)
+        self.register_buffer("usage", torch.zeros(cfg.vocab_size), persistent=False)
+        self.steps_since_reset = 0
+
+    def resize(self, x01: torch.Tensor) -> torch.Tensor:
+        return area_resize(x01, self.cfg.resolution)
 
     def quantize(self, x01: torch.Tensor) -> Quantized:
-        z = self.pre_quant_conv(self.encoder(x01 * 2.0 - 1.0))
+        x = self.resize(x01) * 2.0 - 1.0
+        if self.patches > 1:
+            z = from_patches(self.encoder(to_patches(x, self.patches)), self.patches)
+        else:
+            z = self.encoder(x)
+        z = self.pre_quant_conv(z)
         b, e, h, w = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, e)
         book = self.codebook.weight
@@ -173,7 +212,10 @@ class Tokenizer(nn.Module):
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
         """Quantised vectors -> frames in [-1, 1] (unclamped, as the L1 loss sees them)."""
-        return self.decoder(self.post_quant_conv(z_q))
+        h = self.post_quant_conv(z_q)
+        if self.patches > 1:
+            return from_patches(self.decoder(to_patches(h, self.patches)), self.patches)
+        return self.decoder(h)
 
     @torch.no_grad()
     def tokenize(self, x01: torch.Tensor) -> torch.Tensor:
@@ -202,10 +244,12 @@ class Tokenizer(nn.Module):
         commitment_loss = self.cfg.commitment_beta * F.mse_loss(q.z, q.z_q.detach())
         z_st = q.z + (q.z_q - q.z).detach()  # straight-through estimator
         recon = self.decode(z_st)
-        target = x01 * 2.0 - 1.0
+        target = self.resize(x01) * 2.0 - 1.0
         l1 = (recon - target).abs().mean()
         loss = codebook_loss + commitment_loss + l1
         parts = {"codebook": codebook_loss.item(), "commitment": commitment_loss.item(), "l1": l1.item()}
+        if self.training and self.cfg.dead_code_reset_every > 0:
+            parts["dead_codes"] = float(self._reset_dead_codes(q, (recon - target).detach()))
         if self.cfg.l2_weight > 0:
             l2 = (recon - target).pow(2).mean()
             loss = loss + self.cfg.l2_weight * l2
@@ -215,6 +259,36 @@ class Tokenizer(nn.Module):
             loss = loss + self.cfg.perceptual_weight * p
             parts["perceptual"] = p.item()
         return loss, parts
+
+
+    @torch.no_grad()
+    def _reset_dead_codes(self, q: Quantized, error: torch.Tensor) -> int:
+        """Count code usage; every ``dead_code_reset_every`` calls move the unused codes onto
+        the encoder outputs of this batch's badly reconstructed tokens, worst first (the
+        objects the codebook misses). ``error``: reconstruction minus target in [-1, 1].
+        Returns the number of codes moved."""
+        self.usage += torch.bincount(q.tokens.flatten(), minlength=self.cfg.vocab_size)
+        self.steps_since_reset += 1
+        if self.steps_since_reset < self.cfg.dead_code_reset_every:
+            return 0
+        dead = (self.usage == 0).nonzero().squeeze(1)
+        self.usage.zero_()
+        self.steps_since_reset = 0
+        flat = q.z.permute(0, 2, 3, 1).reshape(-1, q.z.shape[1])
+        # squared error of each token's patch (summed over channels, mean over its pixels);
+        # only clearly wrong patches (a missed object: ~1, a learned one: ~1e-3) are targets,
+        # so codes in use are never moved onto patterns that already have a code
+        err = F.adaptive_avg_pool2d(error.pow(2).sum(1, keepdim=True), q.z.shape[-2:]).flatten()
+        worst = err.argsort(descending=True)[: int((err > MISSED_PATCH_ERROR).sum())]
+        if not len(worst) or not len(dead):
+            return 0
+        # one code per distinct encoder output (equal patches give equal outputs), worst first
+        _, group = torch.unique(flat[worst], dim=0, return_inverse=True)
+        first = torch.full((int(group.max()) + 1,), len(worst), dtype=torch.long)
+        first.scatter_reduce_(0, group, torch.arange(len(worst)), "amin")
+        chosen = worst[first.sort().values][: len(dead)]
+        self.codebook.weight[dead[: len(chosen)]] = flat[chosen]
+        return len(chosen)
 
 
 @torch.no_grad()
