@@ -186,6 +186,24 @@ def test_paper_parameter_counts():
     assert count(models.actor_critic) == 3_229_637
 
 
+def test_actor_critic_encoders():
+    """The paper's CNN and the tiny-only conv_relu encoder (a black frame gives features equal
+    to ReLU(bias) at every pixel); an unknown encoder name is an error."""
+    from wmbench_diamond.actor_critic import ActorCritic
+
+    cfg, _ = make_config("tiny")
+    ac = ActorCritic(cfg.actor_critic, 3, cfg.image_size)
+    assert cfg.actor_critic.encoder == "conv_relu"
+    feats = ac.encoder(-torch.ones(2, 3, 8, 8))
+    bias = torch.relu(ac.encoder.conv.bias)[None, :, None, None].expand_as(feats)
+    assert torch.allclose(feats, bias)
+    logits, value, _ = ac(-torch.ones(2, 3, 8, 8), ac.initial_state(2))
+    assert logits.shape == (2, 3) and torch.all(logits == 0) and torch.all(value == 0)  # zero-init heads
+    cfg, _ = make_config("tiny", {"actor_critic.encoder": "mlp"})
+    with pytest.raises(ValueError, match="conv_relu"):
+        ActorCritic(cfg.actor_critic, 3, cfg.image_size)
+
+
 def test_config_errors_and_freeway_temperature():
     with pytest.raises(ConfigError, match="unknown preset"):
         DiamondAgent(env=make_env_spec("catch"), preset="huge")
@@ -231,7 +249,7 @@ def test_act_is_deterministic_per_seed_with_batch_first_state():
     for _ in range(2):
         a = catch_agent(seed=3)
         state = a.initial_state(5)
-        assert state[0].shape == (5, 64)
+        assert state[0].shape == (5, a.cfg.actor_critic.lstm_dim)
         seq = []
         for _ in range(4):
             act, state = a.act(obs, state)

@@ -67,6 +67,10 @@ class RewEndConfig:
 class ActorCriticConfig:
     channels: tuple[int, ...] = (32, 32, 64, 64)  # code: actor_critic.channels
     down: tuple[int, ...] = (1, 1, 1, 1)  # code: 2x2 max-pool after each stage
+    # "cnn" = the paper's CNN above. "conv_relu" (tiny-only deviation): [0, 1] frames -> one
+    # conv3x3 of channels[0] -> ReLU, because the GroupNorm CNN on catch's mostly-background
+    # frames feeds the LSTM a near-constant input that REINFORCE + Adam could not learn from
+    encoder: str = "cnn"
     lstm_dim: int = 512  # code
     batch_size: int = 32  # code: 32 parallel imagined rollouts
     horizon: int = 15  # code + paper App. F: H = 15
@@ -133,11 +137,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rew_end.seq_length": 10,
         "rew_end.lr": 1e-3,
         "rew_end.warmup_steps": 20,
-        "actor_critic.channels": (8, 8, 16, 16),
-        "actor_critic.down": (0, 0, 0, 0),  # keep catch's 8 columns apart
-        "actor_critic.lstm_dim": 64,
+        "actor_critic.encoder": "conv_relu",  # deviation, see ActorCriticConfig.encoder
+        "actor_critic.channels": (16,),
+        "actor_critic.down": (0,),  # keep catch's 8 columns apart
+        "actor_critic.lstm_dim": 256,  # 64 could not even fit the optimal action (supervised)
         "actor_critic.horizon": 6,
-        "actor_critic.lr": 1e-3,
+        "actor_critic.lr": 3e-3,
         "actor_critic.entropy_weight": 1e-2,
         "actor_critic.warmup_steps": 20,
         "training.initial_collect_min": 500,
@@ -147,7 +152,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "training.first_epoch_updates_denoiser": 400,
         "training.first_epoch_updates_rew_end": 200,
         "training.first_epoch_updates_actor_critic": 20,
-        "training.final_epochs": 2,
+        "training.final_epochs": 4,  # 2 passed on seed 0 (0.46); 4 adds margin (plugin README)
         "training.channels_last": False,  # 8x8 maps: the layout change costs more than it saves
     },
 }
