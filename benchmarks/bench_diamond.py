@@ -2,7 +2,7 @@
 
     python benchmarks/bench_diamond.py                   # both allocator settings, 2 threads
     python benchmarks/bench_diamond.py --allocator tuned --timed 3 --out bench.json
-    python benchmarks/bench_diamond.py --peer-driver /work/peers/diamond_driver.py  # side by side
+    python benchmarks/bench_diamond.py --peer-driver benchmarks/peers/diamond_driver.py  # side by side
     python benchmarks/bench_diamond.py --set sampler.bf16=true       # opt-in bf16 imagination
 
 Same protocol as shared/research/peer-timings.md §1 (the reference eloialonso/diamond@5bcd159
@@ -13,8 +13,9 @@ allocator settings are run in separate processes: ``default`` (glibc as shipped;
 ``tune_malloc`` disabled) and ``tuned`` (``wmbench_core.learning.allocator.MALLOC_ENV``).
 
 With ``--peer-driver DRIVER.py`` the reference is timed in the same run, under the same
-allocator setting and thread count, right after ours (the driver is a throwaway script outside
-the repository that imports the unmodified reference modules, peer-timings.md §1; it prints one
+allocator setting and thread count, right after ours (``benchmarks/peers/diamond_driver.py``
+imports the unmodified reference modules, peer-timings.md §1; its docstring says how to set
+the reference up — none of its code is in this repository; it prints one
 JSON line of {item: {"median": s, ...}} and takes ``threads warmup timed [items...]``). Items
 the driver does not time are compared with the figures recorded in peer-timings.md §1/§4
 (measured alone on this machine) and marked "recorded". The ratio column is reference / ours

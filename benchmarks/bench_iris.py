@@ -9,15 +9,16 @@ shared/research/peer-timings.md §2 (eloialonso/iris @ 24326aa, torch 2.13 CPU, 
     python benchmarks/bench_iris.py                    # tuned glibc malloc (MALLOC_ENV)
     python benchmarks/bench_iris.py --malloc default   # glibc defaults
     python benchmarks/bench_iris.py --quick            # fewer repetitions
-    python benchmarks/bench_iris.py --peer-driver /work/peers/iris_driver.py  # side by side
+    python benchmarks/bench_iris.py --peer-driver benchmarks/peers/iris_driver.py  # side by side
 
 The allocator setting is applied by re-executing this script with the environment variables of
 wmbench_core.learning.allocator.MALLOC_ENV (or without them), i.e. exactly how the reference
 figures were taken. Reference figures (same machine type, uncontended) are printed next to ours
 with the ratio reference / ours (> 1: we are faster). With ``--peer-driver DRIVER.py`` the
 reference is timed in the same run, under the same allocator setting and thread count, right after
-ours (the driver is a throwaway script outside the repository that imports the unmodified
-reference modules, peer-timings.md §2; it takes ``threads warmup timed [item[:warmup:timed] ...]``
+ours (``benchmarks/peers/iris_driver.py`` imports the unmodified reference modules,
+peer-timings.md §2, and its docstring says how to set the reference up;
+it takes ``threads warmup timed [item[:warmup:timed] ...]``
 with items tokenizer, world_model, actor_critic, imagined_frame and prints one JSON line of
 {item: {"median": s, ...}}). Items the driver does not time are compared with the recorded figures
 and marked "recorded".

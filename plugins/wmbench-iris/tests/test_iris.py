@@ -98,6 +98,20 @@ def test_dead_codes_move_onto_badly_reconstructed_tokens():
     assert torch.cdist(ball, tok.codebook.weight[moved]).min() < 1e-5
     tok.eval()
     assert "dead_codes" not in tok.compute_loss(x)[1]
+    tok.train()  # past dead_code_reset_until the agent passes reset_dead_codes=False
+    assert "dead_codes" not in tok.compute_loss(x, reset_dead_codes=False)[1]
+
+
+def test_tokenizer_stops_after_its_stop_epoch():
+    from wmbench_iris.trainer import plan_epoch
+
+    cfg = IrisConfig()
+    assert cfg.training.tokenizer_stop_after_epochs == 0  # the paper trains it in every epoch
+    assert plan_epoch(cfg, 600, 0, 100_000, 0).tokenizer
+    cfg.training.tokenizer_stop_after_epochs = 9
+    trains = [plan_epoch(cfg, e, 0, 100_000, 0).tokenizer for e in range(1, 12)]
+    start = cfg.training.tokenizer_start_after_epochs
+    assert trains == [start < e <= 9 for e in range(1, 12)]
 
 
 def test_tokenizer_learns_round_trip_and_uses_codebook():
@@ -310,6 +324,8 @@ def test_presets_overrides_and_bad_keys():
     assert agent.default_train_steps() > 0
     with pytest.raises(ConfigError, match="unknown config key"):
         make_agent(**{"training.nope": 1})
+    with pytest.raises(ConfigError, match="tokenizer_stop_after_epochs' must be >= 0"):
+        make_agent(**{"training.tokenizer_stop_after_epochs": -1})
     with pytest.raises(ConfigError, match="unknown preset"):
         from wmbench_iris.agent import IrisAgent
 

@@ -90,6 +90,10 @@ class IrisAgent(Agent):
                            ("world_model.max_blocks", c.world_model.max_blocks)):
             if value < 1:
                 raise ConfigError(f"config key {key!r} must be >= 1, got {value}")
+        for key, value in (("tokenizer.dead_code_reset_until", c.tokenizer.dead_code_reset_until),
+                           ("training.tokenizer_stop_after_epochs", c.training.tokenizer_stop_after_epochs)):
+            if value < 0:
+                raise ConfigError(f"config key {key!r} must be >= 0 (0 = no limit), got {value}")
         if c.actor_critic.burn_in < 0:
             raise ConfigError("config key 'actor_critic.burn_in' must be >= 0")
         for key in ("test_temperature", "collect_temperature", "imagine_temperature"):
@@ -225,8 +229,10 @@ class IrisAgent(Agent):
                 if plan.tokenizer:
                     for i in range(t.tokenizer_steps_per_epoch):
                         x = tokenizer_batch(self.replay, t.tokenizer_batch_size, self.rng).to(self.device)
+                        until = self.cfg.tokenizer.dead_code_reset_until
+                        reset = until == 0 or self.updates["tokenizer"] < until
                         last.update(tokenizer_update(self.tokenizer, self.opt_tokenizer, x,
-                                                     t.max_grad_norm, self.perceptual))
+                                                     t.max_grad_norm, self.perceptual, reset))
                         self._count(monitor, "tokenizer", i, step, last)
                     self.token_cache.invalidate()
                 if plan.world_model:

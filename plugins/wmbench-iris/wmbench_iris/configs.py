@@ -43,6 +43,10 @@ class TokenizerConfig:
     # Tiny only: its codebook otherwise collapses to a few codes for the empty background and
     # catch's ball, 1/16 of one token's area, never gets a code of its own.
     dead_code_reset_every: int = 0
+    # Resets happen only during the first this many tokenizer steps (0 = for as long as resets
+    # are on). Tiny only: once every pattern has a code, later resets only move token identities
+    # under the world model, whose next-token accuracy then stalled at 0.88.
+    dead_code_reset_until: int = 0
     commitment_beta: float = 1.0  # weight of the commitment term (reference code, β = 1)
     perceptual_weight: float = 1.0  # LPIPS term weight (reference: 1)
     # Extra squared-error reconstruction term; the paper has none (0). L1 alone predicts the
@@ -85,6 +89,9 @@ class TrainingConfig:
     # collection stops after 500): training-only epochs = this ratio x collection epochs.
     train_only_epochs_ratio: float = 0.2
     tokenizer_start_after_epochs: int = 5  # (trainer.yaml start_after_epochs)
+    # The tokenizer trains in every epoch after its start (paper, trainer.yaml): 0 = never stops.
+    # Otherwise it stops after this epoch and its tokens stay fixed (tiny only: see the preset).
+    tokenizer_stop_after_epochs: int = 0
     world_model_start_after_epochs: int = 25  # (trainer.yaml)
     actor_critic_start_after_epochs: int = 50  # (trainer.yaml)
     tokenizer_steps_per_epoch: int = 200  # (trainer.yaml steps_per_epoch)

@@ -236,8 +236,10 @@ class Tokenizer(nn.Module):
         return self.decode_tokens(self.quantize(x01).tokens)
 
     def compute_loss(
-        self, x01: torch.Tensor, perceptual: nn.Module | None = None
+        self, x01: torch.Tensor, perceptual: nn.Module | None = None, reset_dead_codes: bool = True
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss of one training batch; ``reset_dead_codes`` allows a dead-code reset this step
+        (only when ``dead_code_reset_every`` is on)."""
         q = self.quantize(x01)
         # codebook term moves the codes, commitment term the encoder (VQ-VAE, van den Oord 2017)
         codebook_loss = F.mse_loss(q.z_q, q.z.detach())
@@ -248,7 +250,7 @@ class Tokenizer(nn.Module):
         l1 = (recon - target).abs().mean()
         loss = codebook_loss + commitment_loss + l1
         parts = {"codebook": codebook_loss.item(), "commitment": commitment_loss.item(), "l1": l1.item()}
-        if self.training and self.cfg.dead_code_reset_every > 0:
+        if self.training and reset_dead_codes and self.cfg.dead_code_reset_every > 0:
             parts["dead_codes"] = float(self._reset_dead_codes(q, (recon - target).detach()))
         if self.cfg.l2_weight > 0:
             l2 = (recon - target).pow(2).mean()

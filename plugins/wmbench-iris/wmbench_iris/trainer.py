@@ -33,9 +33,10 @@ def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params, max_norm
 
 # -- one update per component ------------------------------------------------------------------
 def tokenizer_update(tokenizer: Tokenizer, optimizer: torch.optim.Optimizer, frames01: torch.Tensor,
-                     max_grad_norm: float, perceptual: nn.Module | None = None) -> dict[str, float]:
+                     max_grad_norm: float, perceptual: nn.Module | None = None,
+                     reset_dead_codes: bool = True) -> dict[str, float]:
     tokenizer.train()
-    loss, parts = tokenizer.compute_loss(frames01, perceptual)
+    loss, parts = tokenizer.compute_loss(frames01, perceptual, reset_dead_codes)
     _step(optimizer, loss, tokenizer.parameters(), max_grad_norm)
     return {"tokenizer/loss": loss.item(), **{f"tokenizer/{k}": v for k, v in parts.items()}}
 
@@ -197,7 +198,8 @@ def plan_epoch(cfg: IrisConfig, epoch: int, env_steps_done: int, env_steps_targe
             return None
     return EpochPlan(
         collect=collect,
-        tokenizer=epoch > t.tokenizer_start_after_epochs,
+        tokenizer=epoch > t.tokenizer_start_after_epochs
+        and (t.tokenizer_stop_after_epochs == 0 or epoch <= t.tokenizer_stop_after_epochs),
         world_model=epoch > t.world_model_start_after_epochs,
         actor_critic=epoch > t.actor_critic_start_after_epochs,
     )
