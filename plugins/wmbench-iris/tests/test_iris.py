@@ -302,6 +302,12 @@ def test_actor_critic_loss_and_masked_burn_in():
     s0 = (s0[0] + 1.0, s0[1] - 1.0)
     _, _, (h, c) = ac(x, s0, torch.tensor([True, False]))
     assert torch.equal(h[1], s0[0][1]) and not torch.equal(h[0], s0[0][0])
+    # centered_input=False (tiny) feeds frames in [0, 1] as they are; the reference feeds 2x - 1
+    unit_cfg = tiny().actor_critic
+    unit_cfg.centered_input = False
+    unit = ActorCritic(unit_cfg, 3)
+    unit.load_state_dict(ac.state_dict())
+    torch.testing.assert_close(unit(x * 2.0 - 1.0, s0)[0], ac(x, s0)[0])
     logits = torch.randn(4, 2, 3, requires_grad=True)
     values = torch.randn(4, 2, requires_grad=True)
     actions = torch.randint(0, 3, (4, 2))
@@ -313,6 +319,17 @@ def test_actor_critic_loss_and_masked_burn_in():
               - 0.001 * -(logp.exp() * logp).sum(-1).mean()
               + ((values.detach() - returns) ** 2).mean())
     torch.testing.assert_close(loss.detach(), expect)
+    # mask_after_end: weight-0 steps (after an imagined end) give no gradient and leave the mean
+    weights = torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    logits.grad = None
+    masked, _ = actor_critic_loss(logits, actions, values, returns, 0.001, weights)
+    masked.backward()
+    assert logits.grad[2:].abs().sum() == 0 and logits.grad[1, 1].abs().sum() == 0
+    keep = weights.bool()
+    expect = (-(logp.gather(-1, actions[..., None])[..., 0] * (returns - values.detach()))[keep].mean()
+              - 0.001 * -(logp.exp() * logp).sum(-1)[keep].mean()
+              + ((values.detach() - returns) ** 2)[keep].mean())
+    torch.testing.assert_close(masked.detach(), expect)
 
 
 # -- agent contract ----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Four [3x3 conv -> 2x2 max-pool -> ReLU] stages take a 64x64 frame to 64x4x4 = 1024 features,
 an LSTMCell (1024 -> 512) carries memory, and linear heads give action logits and a value.
 Loss (reference code): REINFORCE with a value baseline on λ-returns, an entropy bonus, and an
-MSE value regression; no masking after an imagined termination (as in the reference).
+MSE value regression; no masking after an imagined termination (as in the reference) unless
+``mask_after_end`` is set.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class ActorCritic(nn.Module):
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
         """frames in [0, 1] (B, 3, 64, 64) -> logits (B, A), values (B,), new state.
         Rows with ``mask`` False (padding) keep their old state."""
-        h, c = self.lstm(self.cnn(frames01 * 2.0 - 1.0), state)
+        x = frames01 * 2.0 - 1.0 if self.cfg.centered_input else frames01
+        h, c = self.lstm(self.cnn(x), state)
         if mask is not None:
             m = mask[:, None]
             h, c = torch.where(m, h, state[0]), torch.where(m, c, state[1])
@@ -48,15 +50,22 @@ class ActorCritic(nn.Module):
 
 
 def actor_critic_loss(logits: torch.Tensor, actions: torch.Tensor, values: torch.Tensor,
-                      returns: torch.Tensor, entropy_weight: float
+                      returns: torch.Tensor, entropy_weight: float, weights: torch.Tensor | None = None
                       ) -> tuple[torch.Tensor, dict[str, float]]:
-    """logits (T, B, A), actions (T, B), values (T, B) with grad, returns (T, B) λ-returns."""
+    """logits (T, B, A), actions (T, B), values (T, B) with grad, returns (T, B) λ-returns;
+    ``weights`` (T, B) in [0, 1] weight each step's terms (None: all 1, the reference)."""
+    if weights is None:
+        weights = torch.ones_like(returns)
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return (x * weights).sum() / weights.sum().clamp(min=1.0)
+
     logp = F.log_softmax(logits, -1)
     log_prob = logp.gather(-1, actions[..., None]).squeeze(-1)
     entropy = -(logp.exp() * logp).sum(-1)
-    loss_actions = -(log_prob * (returns - values.detach())).mean()
-    loss_entropy = -entropy_weight * entropy.mean()
-    loss_values = F.mse_loss(values, returns)
+    loss_actions = -mean(log_prob * (returns - values.detach()))
+    loss_entropy = -entropy_weight * mean(entropy)
+    loss_values = mean((values - returns).pow(2))
     loss = loss_actions + loss_entropy + loss_values
     return loss, {"policy": loss_actions.item(), "entropy": entropy.mean().item(),
                   "value": loss_values.item()}

@@ -80,6 +80,15 @@ class ActorCriticConfig:
     gamma: float = 0.995  # discount (trainer.yaml)
     lambda_: float = 0.95  # λ of the λ-returns (trainer.yaml)
     entropy_weight: float = 0.001  # (trainer.yaml)
+    # False (reference): every imagined step counts in the loss, also after an imagined
+    # termination. True: steps after the first predicted end are left out (weight 0), as
+    # Dreamer's continue weights do (tiny only: catch ends every 7 steps, so most rollouts of a
+    # horizon of 8 cross an end and the world model's frames after it are off-distribution).
+    mask_after_end: bool = False
+    # True (reference): frames enter the CNN scaled to [-1, 1]. False: as they are, in [0, 1]
+    # (tiny only: catch's black background then gives zero conv inputs, so the LSTM sees the ball
+    # and paddle rather than a large constant; the same finding as DIAMOND's tiny encoder).
+    centered_input: bool = True
 
 
 @dataclass

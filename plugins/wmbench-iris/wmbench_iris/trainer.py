@@ -85,10 +85,15 @@ def actor_critic_update(ac: ActorCritic, optimizer: torch.optim.Optimizer, token
             dones.append(d)
     value = torch.stack(values)  # (H, B)
     with torch.no_grad():
-        discounts = acc.gamma * (1.0 - torch.stack(dones).float())
+        ended = torch.stack(dones).float()  # (H - 1, B)
+        discounts = acc.gamma * (1.0 - ended)
         returns = lambda_returns(torch.stack(rewards), value.detach(), discounts, acc.lambda_)
+        weights = None
+        if acc.mask_after_end:  # step k counts while no end was predicted before it
+            alive = torch.cumprod(1.0 - ended, 0)
+            weights = torch.cat([torch.ones_like(alive[:1]), alive[:-1]], 0)
     loss, parts = actor_critic_loss(torch.stack(logits)[:-1], torch.stack(actions)[:-1],
-                                    value[:-1], returns, acc.entropy_weight)
+                                    value[:-1], returns, acc.entropy_weight, weights)
     _step(optimizer, loss, ac.parameters(), cfg.training.max_grad_norm)
     return {"actor_critic/loss": loss.item(), **{f"actor_critic/{k}": v for k, v in parts.items()},
             "actor_critic/imagined_return": float(torch.stack(rewards).sum(0).mean())}
