@@ -63,10 +63,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import statistics
 import sys
 import time
 import types
+
+from driver_common import parse_args, reexec_under, summary, time_calls
 
 REPO = os.environ.get("DIAMOND_REPO", "/work/peers/diamond")
 PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/peers/diamond-venv/bin/python")
@@ -75,33 +76,8 @@ NUM_ACTIONS = 4
 EPISODES, EPISODE_LENGTH = 8, 1000
 
 
-def _reexec_under_peer_python() -> None:
-    """Re-run this script under the reference venv's Python unless already there."""
-    venv = os.path.dirname(os.path.dirname(os.path.abspath(PEER_PYTHON)))
-    if os.path.realpath(sys.prefix) == os.path.realpath(venv) or os.environ.get("_PEER_DRIVER_REEXEC"):
-        return
-    if not os.path.exists(PEER_PYTHON):
-        raise SystemExit(f"peer python {PEER_PYTHON} not found (set PEER_PYTHON)")
-    env = dict(os.environ, _PEER_DRIVER_REEXEC="1")
-    os.execve(PEER_PYTHON, [PEER_PYTHON, os.path.abspath(__file__), *sys.argv[1:]], env)
-
-
 def _log(msg: str) -> None:
     print(f"[diamond peer] {msg}", file=sys.stderr, flush=True)
-
-
-def _parse_args(argv: list[str]) -> tuple[int, list[tuple[str, int, int]]]:
-    if len(argv) < 3:
-        raise SystemExit(__doc__.split("\n\n")[0] + "\nusage: diamond_driver.py THREADS WARMUP TIMED [ITEM[:W:T] ...]")
-    threads, warmup, timed = int(argv[0]), int(argv[1]), int(argv[2])
-    plan = []
-    for spec in argv[3:] or list(ITEMS):
-        name, *counts = spec.split(":")
-        if name not in ITEMS:
-            raise SystemExit(f"unknown item {name!r}; choose from {', '.join(ITEMS)}")
-        w, t = (int(counts[0]), int(counts[1])) if counts else (warmup, timed)
-        plan.append((name, w, t))
-    return threads, plan
 
 
 def _install_shims() -> None:
@@ -123,8 +99,9 @@ def _scaled(n: int, scale: float) -> int:
 
 
 def main() -> None:
-    threads, plan = _parse_args(sys.argv[1:])
-    _reexec_under_peer_python()
+    usage = __doc__.split("\n\n")[0] + "\nusage: diamond_driver.py THREADS WARMUP TIMED [ITEM[:W:T] ...]"
+    threads, plan = parse_args(sys.argv[1:], ITEMS, usage)
+    reexec_under(PEER_PYTHON, __file__)
     scale = float(os.environ.get("PEER_BATCH_SCALE", "1"))
     preload = int(os.environ.get("DIAMOND_PRELOAD_BATCHES", "32"))
 
@@ -245,22 +222,11 @@ def run(threads: int, plan: list[tuple[str, int, int]], scale: float, preload: i
         opt[n].zero_grad()
     results: dict = {}
     for name, warmup, timed in plan:
-        fn = fns[name]
-        for i in range(warmup):
-            t0 = time.perf_counter()
-            fn()
-            _log(f"{name}: warm-up {i + 1}/{warmup} {time.perf_counter() - t0:.3f} s")
-        times = []
-        for i in range(timed):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-            _log(f"{name}: timed {i + 1}/{timed} {times[-1]:.3f} s")
+        times = time_calls(name, fns[name], warmup, timed, _log)
         if not times:
             continue
-        results[name] = {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times,
-                         "n": f"{warmup}+{timed}", "batch_size": sizes[name], "batch_scale": scale,
-                         "threads": threads}
+        results[name] = summary(times, n=f"{warmup}+{timed}", batch_size=sizes[name], batch_scale=scale,
+                                threads=threads)
         if name == "actor_critic":
             results[name]["num_batches_to_preload"] = preload
         _log(f"{name}: {results[name]}")

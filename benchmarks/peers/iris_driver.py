@@ -69,10 +69,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import statistics
 import sys
 import time
 import types
+
+from driver_common import parse_args, reexec_under, summary, time_calls
 
 REPO = os.environ.get("IRIS_REPO", "/work/peers/iris")
 PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/peers/iris-venv/bin/python")
@@ -82,33 +83,8 @@ EPISODES, EPISODE_LENGTH = 8, 1000
 IMAGINED_STEPS = 19
 
 
-def _reexec_under_peer_python() -> None:
-    """Re-run this script under the reference venv's Python unless already there."""
-    venv = os.path.dirname(os.path.dirname(os.path.abspath(PEER_PYTHON)))
-    if os.path.realpath(sys.prefix) == os.path.realpath(venv) or os.environ.get("_PEER_DRIVER_REEXEC"):
-        return
-    if not os.path.exists(PEER_PYTHON):
-        raise SystemExit(f"peer python {PEER_PYTHON} not found (set PEER_PYTHON)")
-    env = dict(os.environ, _PEER_DRIVER_REEXEC="1")
-    os.execve(PEER_PYTHON, [PEER_PYTHON, os.path.abspath(__file__), *sys.argv[1:]], env)
-
-
 def _log(msg: str) -> None:
     print(f"[iris peer] {msg}", file=sys.stderr, flush=True)
-
-
-def _parse_args(argv: list[str]) -> tuple[int, list[tuple[str, int, int]]]:
-    if len(argv) < 3:
-        raise SystemExit(__doc__.split("\n\n")[0] + "\nusage: iris_driver.py THREADS WARMUP TIMED [ITEM[:W:T] ...]")
-    threads, warmup, timed = int(argv[0]), int(argv[1]), int(argv[2])
-    plan = []
-    for spec in argv[3:] or list(ITEMS):
-        name, *counts = spec.split(":")
-        if name not in ITEMS:
-            raise SystemExit(f"unknown item {name!r}; choose from {', '.join(ITEMS)}")
-        w, t = (int(counts[0]), int(counts[1])) if counts else (warmup, timed)
-        plan.append((name, w, t))
-    return threads, plan
 
 
 def _install_shims() -> None:
@@ -146,8 +122,9 @@ def _scaled(n: int, scale: float) -> int:
 
 
 def main() -> None:
-    threads, plan = _parse_args(sys.argv[1:])
-    _reexec_under_peer_python()
+    usage = __doc__.split("\n\n")[0] + "\nusage: iris_driver.py THREADS WARMUP TIMED [ITEM[:W:T] ...]"
+    threads, plan = parse_args(sys.argv[1:], ITEMS, usage)
+    reexec_under(PEER_PYTHON, __file__)
     scale = float(os.environ.get("PEER_BATCH_SCALE", "1"))
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the final JSON line
         results = run(threads, plan, scale)
@@ -286,24 +263,14 @@ def run(threads: int, plan: list[tuple[str, int, int]], scale: float) -> dict:
     results: dict = {}
     for name, warmup, timed in plan:
         set_modes(name)
-        fn, div = fns[name], per_call.get(name, 1)
-        for i in range(warmup):
-            t0 = time.perf_counter()
-            fn()
-            _log(f"{name}: warm-up {i + 1}/{warmup} {(time.perf_counter() - t0) / div:.3f} s")
-        times = []
-        for i in range(timed):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) / div)
-            _log(f"{name}: timed {i + 1}/{timed} {times[-1]:.3f} s")
+        times = time_calls(name, fns[name], warmup, timed, _log, per_call.get(name, 1))
         if not times:
             continue
-        results[name] = {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times,
-                         "n": f"{warmup}+{timed}", "batch_size": sizes[name], "batch_scale": scale,
-                         "threads": threads}
+        results[name] = summary(times, n=f"{warmup}+{timed}", batch_size=sizes[name], batch_scale=scale,
+                                threads=threads)
         if name == "imagined_frame":
-            results[name]["unit"] = f"seconds per imagined frame batch ((reset + {IMAGINED_STEPS} steps) / {div})"
+            steps = per_call[name]
+            results[name]["unit"] = f"seconds per imagined frame batch ((reset + {IMAGINED_STEPS} steps) / {steps})"
         _log(f"{name}: {results[name]}")
     return results
 
