@@ -60,14 +60,12 @@ repository: this driver only imports the reference modules from ``$DIAMOND_REPO/
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
 import time
 import types
 
-from driver_common import parse_args, reexec_under, summary, time_calls
+from driver_common import batch_scale, parse_args, print_results, reexec_under, scaled, summary, time_calls
 
 REPO = os.environ.get("DIAMOND_REPO", "/work/peers/diamond")
 PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/peers/diamond-venv/bin/python")
@@ -94,20 +92,14 @@ def _install_shims() -> None:
             sys.modules[name] = types.ModuleType(name)
 
 
-def _scaled(n: int, scale: float) -> int:
-    return max(1, int(round(n * scale)))
-
-
 def main() -> None:
     usage = __doc__.split("\n\n")[0] + "\nusage: diamond_driver.py THREADS WARMUP TIMED [ITEM[:W:T] ...]"
     threads, plan = parse_args(sys.argv[1:], ITEMS, usage)
     reexec_under(PEER_PYTHON, __file__)
-    scale = float(os.environ.get("PEER_BATCH_SCALE", "1"))
+    scale = batch_scale()
     preload = int(os.environ.get("DIAMOND_PRELOAD_BATCHES", "32"))
 
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the final JSON line
-        results = run(threads, plan, scale, preload)
-    print(json.dumps(results))
+    print_results(lambda: run(threads, plan, scale, preload))
 
 
 def run(threads: int, plan: list[tuple[str, int, int]], scale: float, preload: int) -> dict:
@@ -177,7 +169,7 @@ def run(threads: int, plan: list[tuple[str, int, int]], scale: float, preload: i
 
     n_cond = cfg.agent.denoiser.inner_model.num_steps_conditioning
     c_den, c_re, c_ac = cfg.denoiser.training, cfg.rew_end_model.training, cfg.actor_critic.training
-    bs_den, bs_re, bs_ac = (_scaled(c.batch_size, scale) for c in (c_den, c_re, c_ac))
+    bs_den, bs_re, bs_ac = (scaled(c.batch_size, scale) for c in (c_den, c_re, c_ac))
     loaders = {
         "denoiser": make_loader(bs_den, n_cond + 1 + c_den.num_autoregressive_steps, list(c_den.sample_weights)),
         "rew_end_model": make_loader(bs_re, c_re.seq_length, list(c_re.sample_weights), can_sample_beyond_end=True),

@@ -4,6 +4,8 @@ find it next to themselves: a script's directory is on ``sys.path``)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import statistics
 import sys
@@ -56,3 +58,19 @@ def time_calls(name: str, fn: Callable[[], None], warmup: int, timed: int, log: 
 
 def summary(times: list[float], **extra: object) -> dict:
     return {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times, **extra}
+
+
+def batch_scale() -> float:
+    """``PEER_BATCH_SCALE`` (default 1): shrinks every batch for a quick validation run."""
+    return float(os.environ.get("PEER_BATCH_SCALE", "1"))
+
+
+def scaled(n: int, scale: float) -> int:
+    return max(1, int(round(n * scale)))
+
+
+def print_results(run: Callable[[], dict]) -> None:
+    """Run with stdout sent to stderr (the reference prints), then print the one JSON line."""
+    with contextlib.redirect_stdout(sys.stderr):
+        results = run()
+    print(json.dumps(results))

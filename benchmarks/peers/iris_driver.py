@@ -66,14 +66,12 @@ reference modules from ``$IRIS_REPO/src``.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
 import time
 import types
 
-from driver_common import parse_args, reexec_under, summary, time_calls
+from driver_common import batch_scale, parse_args, print_results, reexec_under, scaled, summary, time_calls
 
 REPO = os.environ.get("IRIS_REPO", "/work/peers/iris")
 PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/peers/iris-venv/bin/python")
@@ -117,18 +115,12 @@ def _install_shims() -> None:
         sys.modules["wandb"] = types.ModuleType("wandb")
 
 
-def _scaled(n: int, scale: float) -> int:
-    return max(1, int(round(n * scale)))
-
-
 def main() -> None:
     usage = __doc__.split("\n\n")[0] + "\nusage: iris_driver.py THREADS WARMUP TIMED [ITEM[:W:T] ...]"
     threads, plan = parse_args(sys.argv[1:], ITEMS, usage)
     reexec_under(PEER_PYTHON, __file__)
-    scale = float(os.environ.get("PEER_BATCH_SCALE", "1"))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the final JSON line
-        results = run(threads, plan, scale)
-    print(json.dumps(results))
+    scale = batch_scale()
+    print_results(lambda: run(threads, plan, scale))
 
 
 def run(threads: int, plan: list[tuple[str, int, int]], scale: float) -> dict:
@@ -206,7 +198,7 @@ def run(threads: int, plan: list[tuple[str, int, int]], scale: float) -> dict:
     extra = {"tokenizer": {}, "world_model": {"tokenizer": agent.tokenizer},
              "actor_critic": {"tokenizer": agent.tokenizer, "world_model": agent.world_model}}
     consumed = {"steps_per_epoch", "batch_num_samples", "grad_acc_steps", "max_grad_norm"}
-    sizes = {n: _scaled(t[n].batch_num_samples, scale) for n in seq}
+    sizes = {n: scaled(t[n].batch_num_samples, scale) for n in seq}
     sizes["imagined_frame"] = sizes["actor_critic"]
 
     def set_modes(name: str) -> None:
