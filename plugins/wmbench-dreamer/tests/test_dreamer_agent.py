@@ -63,6 +63,26 @@ def test_act_samples_deterministically_per_seed(catch):
     assert actions(3) != actions(4)  # sampled, not greedy: another seed, other samples
 
 
+@pytest.mark.parametrize("cls, samples", [(DreamerV3Agent, True), (DreamerV2Agent, False), (DreamerV1Agent, False)])
+def test_evaluation_policy_follows_each_paper(cls, samples, catch):
+    """V3 evaluates with sampled actions, V1/V2 with the actor's mode: the mode is the argmax of
+    the actor's output for the filtered state, whatever the act generator's seed."""
+    agent = cls(env=catch, preset="tiny", seed=0)
+    assert agent.config["eval_sample"] is samples
+    obs = np.zeros((64, 64, 64, 3), np.uint8)
+    agent.ac.actor.requires_grad_(False)
+    for p in agent.ac.actor.parameters():  # a non-uniform policy that is not deterministic
+        p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+
+    def greedy(state: tuple) -> np.ndarray:
+        return agent.ac.actor(agent.wm.rssm.features({"deter": state[0], "stoch": state[1]})).argmax(-1).numpy()
+
+    a, state = agent.act(obs, None)
+    assert (a == greedy(state)).all() != samples
+    sampled, state = agent.policy(obs, None, sample=True)
+    assert (sampled != greedy(state)).any()  # collection always samples
+
+
 def test_state_has_batch_on_dim0_and_resets(catch):
     agent = DreamerV3Agent(env=catch, preset="tiny")
     obs = np.zeros((3, 64, 64, 3), np.uint8)

@@ -122,6 +122,22 @@ def test_straight_through_value_is_onehot_gradient_is_probs():
     assert torch.allclose(g_st, g_p)
 
 
+def test_onehot_samples_follow_the_probabilities():
+    """Inverse-CDF sampling: class frequencies match the probabilities (200k draws: each
+    frequency within 5 standard errors), a zero-probability class is never drawn, and the same
+    generator seed gives the same samples."""
+    probs = torch.tensor([0.5, 0.0, 0.2, 0.25, 0.05])
+    logp = probs.log().expand(200_000, 5)
+    counts = sample_onehot(logp, torch.Generator().manual_seed(0)).sum(0)
+    freq = counts / 200_000
+    se = (probs * (1 - probs) / 200_000).sqrt()
+    assert counts[1] == 0
+    assert ((freq - probs).abs() <= 5 * se + 1e-9).all(), freq
+    a = sample_onehot(logp[:64], torch.Generator().manual_seed(3))
+    b = sample_onehot(logp[:64], torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and torch.equal(a.sum(-1), torch.ones(64))
+
+
 def test_unimix_floor():
     logp = unimix_logits(torch.tensor([[100.0, 0.0, 0.0, 0.0]]), 0.01)
     p = logp.exp()

@@ -149,7 +149,7 @@ class ActorCritic(nn.Module):
             critic_raw = self.critic(feats.detach())
             with torch.no_grad():
                 if cfg.critic_target == "slow":
-                    values = self.slow_critic.mean(self.slow_critic(feats))
+                    values = slow_values = self.slow_critic.mean(self.slow_critic(feats))
                 else:
                     values = self.critic.mean(critic_raw)
         returns = lambda_returns(reward, values, discount, cfg.lambda_)  # (H, N)
@@ -175,8 +175,10 @@ class ActorCritic(nn.Module):
         target = returns.detach()
         critic_nll = self.critic.nll(raw, target)
         if cfg.slowreg_scale > 0:
-            with torch.no_grad():
-                slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
+            if dynamics or cfg.critic_target != "slow":
+                with torch.no_grad():
+                    slow_values = self.slow_critic.mean(self.slow_critic(feats.detach()))
+            slow = slow_values[:-1]  # V3: the values its λ-returns bootstrapped from, computed once
             critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
         critic_loss = (critic_nll * weight[:-1]).mean()
         metrics.update({

@@ -87,8 +87,15 @@ class DreamerAgent(Agent):
         action = torch.zeros(batch_size, self.num_actions, device=self.device)
         return (init["deter"].clone(), init["stoch"].clone(), action)
 
-    @torch.no_grad()
     def act(self, observations: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        """The evaluation policy: a sampled action (V3) or the actor's mode (V1, V2), as each
+        paper's code evaluates (config ``eval_sample``)."""
+        return self.policy(observations, state, sample=self.cfg.eval_sample)
+
+    @torch.no_grad()
+    def policy(self, observations: np.ndarray, state: Any, sample: bool = True) -> tuple[np.ndarray, Any]:
+        """Filter the observations into the model state and pick actions: sampled from the actor
+        (``sample``; always while collecting) or its most probable action."""
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
         obs = np.asarray(observations)
@@ -99,7 +106,10 @@ class DreamerAgent(Agent):
         embed_proj = self.wm.rssm.obs_embed(self.wm.encoder(images))
         post = self.wm.rssm.obs_step({"deter": deter, "stoch": stoch}, prev_action, embed_proj, self.act_generator)
         logp = self.ac.actor(self.wm.rssm.features(post))
-        action = sample_onehot(logp, self.act_generator)
+        if sample:
+            action = sample_onehot(logp, self.act_generator)
+        else:
+            action = F.one_hot(logp.argmax(-1), self.num_actions).to(logp.dtype)
         return action.argmax(-1).cpu().numpy(), (post["deter"], post["stoch"], action)
 
     # -- training ------------------------------------------------------------------------------
@@ -141,7 +151,7 @@ class DreamerAgent(Agent):
         count = 0
         try:
             while step < env_steps:
-                action_arr, state = self.act(obs[None], state)
+                action_arr, state = self.policy(obs[None], state, sample=True)
                 action = int(action_arr[0])
                 if step < cfg.prefill or self._explore(step):  # uniform random action
                     action = int(self.rng.integers(self.num_actions))

@@ -74,6 +74,9 @@ class DreamerConfig:
     expl_amount: float = 0.0  # epsilon of "epsilon_greedy" [V1 code `_exploration`]
     expl_decay: float = 0.0  # half-life of epsilon in env steps; 0 = constant [V1 code]
     expl_min: float = 0.0  # floor of the decayed epsilon [V1 code]
+    # evaluation policy: sampled actions (V3 atari100k `actor_eval_sample: True`) or the actor's
+    # mode (V1 `policy(training=False)`, V2 `policy(mode="eval")` take `actor.mode()`)
+    eval_sample: bool = True  # [V3]
     critic_head: str = "twohot"  # [V3]
     critic_target: str = "fast"  # λ-returns bootstrap from the trained critic [V3]
     slow_critic_fraction: float = 0.02  # EMA of the critic [V3]
@@ -148,6 +151,7 @@ class DreamerV2Config(DreamerConfig):
     gamma: float = 0.999  # [V2 atari]
     actor_unimix: float = 0.0  # [V2]
     entropy: float = 1e-3  # [V2 atari]
+    eval_sample: bool = False  # evaluation takes the actor's mode [V2 code]
     critic_head: str = "mse"  # [V2]
     critic_target: str = "slow"  # returns from the target critic [V2]
     slow_critic_fraction: float = 1.0  # hard copy ... [V2]
@@ -211,6 +215,7 @@ class DreamerV1Config(DreamerConfig):
     # `epsilon_greedy`, its default amount 0.3; the paper's Atari schedule is not recorded)
     expl: str = "epsilon_greedy"  # [V1 code]
     expl_amount: float = 0.3  # [V1 code default expl_amount]
+    eval_sample: bool = False  # evaluation takes the actor's mode, no epsilon [V1 code]
     entropy: float = 0.0  # [V1]
     critic_head: str = "mse"  # [V1]
     critic_target: str = "fast"  # no target network [V1]

@@ -23,11 +23,18 @@ def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
 
 
 def sample_onehot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A one-hot sample of each categorical over the last dim (no gradient)."""
+    """A one-hot sample of each categorical over the last dim (no gradient).
+
+    Inverse-CDF sampling: one uniform number per categorical, the class is where it falls in the
+    cumulative probabilities. Same distribution as ``torch.multinomial``, which draws one
+    exponential number per *class* (K = 32 per latent): that alone was ~7% of a DreamerV3
+    update (32 x 32 latents of 1024 imagined states per step)."""
     probs = log_probs.detach().exp()
-    flat = probs.reshape(-1, probs.shape[-1])
-    idx = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
-    return F.one_hot(idx, probs.shape[-1]).to(probs.dtype).reshape(probs.shape)
+    k = probs.shape[-1]
+    cdf = probs.reshape(-1, k).cumsum(-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
+    idx = (cdf <= u).sum(-1).clamp_(max=k - 1)  # the clamp only guards against rounding at u ~ total
+    return F.one_hot(idx, k).to(probs.dtype).reshape(probs.shape)
 
 
 def straight_through(sample: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
