@@ -47,8 +47,9 @@ def slow(session: nox.Session) -> None:
     # two workers (pytest-xdist): each learning test trains on one torch thread, so two run side by
     # side on a 2-core machine; WMBENCH_SLOW_WORKERS=0 runs them in this process
     workers = os.environ.get("WMBENCH_SLOW_WORKERS", "2")
-    session.run("pytest", "-q", "-n", workers, "-m", "slow and not learning", "--durations=0", *TEST_PATHS,
-                *session.posargs)  # fmt: skip
+    # worksteal: an idle worker takes the other's pending tests (the learning tests run 5-40 min)
+    session.run("pytest", "-q", "-n", workers, "--dist", "worksteal", "-m", "slow and not learning",
+                "--durations=0", *TEST_PATHS, *session.posargs)  # fmt: skip
 
 
 @nox.session

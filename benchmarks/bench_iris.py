@@ -32,6 +32,7 @@ actor-critic phases, exact because the tokenizer is frozen then).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -93,6 +94,7 @@ def main() -> None:
     from wmbench_iris.imagination import ImaginedEnv
 
     from wmbench_core.envs import make_env_spec
+    from wmbench_core.learning.allocator import release_free_memory
 
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
@@ -170,6 +172,13 @@ def main() -> None:
 
     same_run: dict = {}
     if args.peer_driver:  # the reference, right after ours, in this (allocator-configured) environment
+        # our models, replay and caches go first: with the tuned allocator this process keeps its
+        # peak (~17 GB at these sizes), and ours plus the reference's peak do not fit in 24 GB
+        del agent, replay, cache
+        if "imagination" in only:
+            del env
+        gc.collect()
+        release_free_memory()
         items = [f"{k}:{warm}:{n}" for k, n in (("tokenizer", reps), ("world_model", reps),
                                                 ("actor_critic", reps), ("imagined_frame", reps))
                  if (k if k != "imagined_frame" else "imagination") in only]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -146,3 +148,20 @@ def test_frames_to_tensor_area_resize_keeps_a_cell_grid_exact():
     assert torch.equal(small[0, 0, 2:4, 6:8], torch.ones(2, 2))
     assert float(small.sum()) == 4.0
     assert area_resize(full, 64) is full
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_release_free_memory_returns_freed_heap_to_the_os():
+    """With the tuned allocator a process keeps its peak RSS; malloc_trim gives freed pages back."""
+    from wmbench_core.learning.allocator import release_free_memory, tune_malloc
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    tune_malloc()
+    big = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
+    before = rss_mb()
+    del big
+    assert release_free_memory()
+    assert rss_mb() < before - 32

@@ -56,6 +56,19 @@ def tune_malloc() -> bool:
     return _applied
 
 
+def release_free_memory() -> bool:
+    """Give the heap's free pages back to the OS (glibc ``malloc_trim(0)``). With the settings
+    above a process otherwise keeps its peak memory: call this after dropping large models or
+    batches when something else (another job, a peer being timed) needs the RAM."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def malloc_env() -> dict[str, str]:
     """``os.environ`` plus the settings, for subprocesses."""
     env = dict(os.environ)
