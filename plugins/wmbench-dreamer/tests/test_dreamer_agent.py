@@ -197,7 +197,7 @@ def test_atari100k_v3_end_to_end_tiny_budget(tmp_path):
 def test_v1_explores_epsilon_greedy_while_v2_v3_only_sample(catch):
     """DreamerV1's discrete variant replaces a fraction epsilon of the collected actions by uniform
     ones (its code's ``epsilon_greedy``); V2/V3 explore by sampling alone."""
-    v1 = DreamerV1Agent(env=catch, preset="tiny", seed=0, expl_amount=0.3)
+    v1 = DreamerV1Agent(env=catch, preset="tiny", seed=0, expl_amount=0.3, expl_decay=0)  # constant
     rate = np.mean([v1._explore(step) for step in range(4000)])
     assert abs(rate - 0.3) < 0.03
     decayed = DreamerV1Agent(env=catch, preset="tiny", seed=0, expl_amount=0.4, expl_decay=1000, expl_min=0.1)
