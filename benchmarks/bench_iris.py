@@ -182,14 +182,17 @@ def main() -> None:
         items = [f"{k}:{warm}:{n}" for k, n in (("tokenizer", reps), ("world_model", reps),
                                                 ("actor_critic", reps), ("imagined_frame", reps))
                  if (k if k != "imagined_frame" else "imagination") in only]
-        if items:
-            pcmd = [sys.executable, args.peer_driver, str(args.threads), str(warm), str(reps), *items]
+        # one driver process per item: with the tuned allocator a process keeps its peak, and the
+        # reference's peaks of all items in one process exceed 24 GB (it was OOM-killed)
+        for item in items:
+            pcmd = [sys.executable, args.peer_driver, str(args.threads), str(warm), str(reps), item]
             proc = subprocess.run(pcmd, env=dict(os.environ), capture_output=True, text=True, check=False)
             sys.stderr.write(proc.stderr[-2000:])
             if proc.returncode == 0:
-                same_run = json.loads(proc.stdout.strip().splitlines()[-1])
+                same_run.update(json.loads(proc.stdout.strip().splitlines()[-1]))
             else:
-                print(f"peer driver failed (exit {proc.returncode}); using recorded figures", file=sys.stderr)
+                print(f"peer driver failed on {item} (exit {proc.returncode}); using its recorded figure",
+                      file=sys.stderr)
 
     peer = PEER[args.malloc]
     print(f"\nwmbench IRIS, atari100k sizes, torch {torch.__version__}, {args.threads} threads, "
