@@ -13,6 +13,7 @@ Fixtures: ``wmbench_fake_env`` (:class:`FakeEnvSpec`), ``wmbench_catch_env`` (th
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,14 @@ def wmbench_catch_env() -> EnvSpec:
 @pytest.fixture
 def wmbench_fake_agent(wmbench_fake_env: FakeEnvSpec) -> FakeAgent:
     return FakeAgent(env=wmbench_fake_env, seed=0)
+
+
+def one_thread_env() -> dict[str, str]:
+    """Environment for a ``wmbench`` CLI subprocess started by a test: torch on one thread. Test
+    sessions run two tests at once on two cores, and a 2-thread OpenMP pool that shares a core with
+    another test waits for its descheduled partner at every op (an IRIS smoke run took 1,114 s in
+    CI that way, 45 s alone)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture

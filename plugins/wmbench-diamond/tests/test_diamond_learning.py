@@ -5,7 +5,6 @@ to end on Breakout through the ``wmbench run`` CLI. Run with ``nox -s slow`` or
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ from wmbench_diamond.agent import DiamondAgent
 
 from wmbench_core.envs import make_env_spec
 from wmbench_core.envs.catch import CATCH_RANDOM_RETURN
+from wmbench_core.testing import one_thread_env
 
 pytestmark = pytest.mark.slow
-
-# The CLI subprocess runs torch on one thread: the slow session runs two tests at once on two
-# cores, and a 2-thread OpenMP pool sharing a core with another test waits for its descheduled
-# partner at every op (IRIS's Pong smoke run took 1,114 s in CI that way, 45 s alone).
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 # Measured passing (plugin README, "The tiny preset"): 0.72 on seed 0 in 585 s of training on one
@@ -75,7 +70,7 @@ def test_atari100k_smoke_breakout_through_cli(tmp_path):
     ]
     for k, v in sets.items():
         cmd += ["--set", f"{k}={v}"]
-    proc = subprocess.run(cmd, capture_output=True, env=ONE_THREAD, text=True, timeout=1800)
+    proc = subprocess.run(cmd, capture_output=True, env=one_thread_env(), text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     docs = list(tmp_path.rglob("benchmark_results.json"))
     assert docs, f"no results in {tmp_path}: {proc.stdout[-2000:]}"

@@ -8,11 +8,13 @@ import sys
 
 import pytest
 
+from wmbench_core.testing import one_thread_env
+
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "wmbench_core", *args], capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+        stdin=subprocess.DEVNULL, env=one_thread_env(),
     )  # fmt: skip
 
 

@@ -4,7 +4,6 @@ through the ``wmbench run`` CLI."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,13 +15,9 @@ import torch
 
 from wmbench_core.envs import make_env_spec
 from wmbench_core.envs.catch import CATCH_RANDOM_RETURN
+from wmbench_core.testing import one_thread_env
 
 pytestmark = pytest.mark.slow
-
-# The CLI subprocess runs torch on one thread: the slow session runs two tests at once on two
-# cores, and a 2-thread OpenMP pool sharing a core with another test waits for its descheduled
-# partner at every op (this test took 1,114 s in CI that way; 45 s alone).
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.mark.learning  # not yet passing (plugin README): run by `nox -s learning`, not by CI
@@ -81,7 +76,7 @@ def test_atari100k_smoke_pong_through_cli(tmp_path):
             "--out-dir", str(tmp_path), "--format", "json"]
     for k, v in sets.items():
         args += ["--set", f"{k}={v}"]
-    proc = subprocess.run(args, capture_output=True, env=ONE_THREAD, text=True, stdin=subprocess.DEVNULL,
+    proc = subprocess.run(args, capture_output=True, env=one_thread_env(), text=True, stdin=subprocess.DEVNULL,
                           timeout=3600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads((tmp_path / "benchmark_results.json").read_text())
