@@ -7,7 +7,8 @@ entry point when wmbench is installed). Test an agent adapter in milliseconds::
 
 Fixtures: ``wmbench_fake_env`` (:class:`FakeEnvSpec`), ``wmbench_catch_env`` (the core's
 ``catch`` game), ``wmbench_fake_agent`` (a :class:`FakeAgent` on the fake env),
-``wmbench_out_dir`` (a fresh results directory), ``wmbench_one_torch_thread``. Nothing here imports torch.
+``wmbench_out_dir`` (a fresh results directory), ``wmbench_one_torch_thread``; for CLI
+subprocesses, :func:`one_thread_env`. Nothing here imports torch.
 """
 
 from __future__ import annotations

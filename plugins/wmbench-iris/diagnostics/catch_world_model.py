@@ -65,10 +65,19 @@ class ExactTokens:
 
 
 def main() -> None:
-    args = {k: v for k, v in (a.split("=") for a in sys.argv[1:])}
-    layers, heads, dim = int(args.get("layers", 2)), int(args.get("heads", 2)), int(args.get("dim", 64))
-    lr, batch, updates = float(args.get("lr", 1e-3)), int(args.get("batch", 32)), int(args.get("updates", 2000))
-    temp, seed = float(args.get("temp", 1.0)), int(args.get("seed", 0))
+    defaults = {"layers": 2, "heads": 2, "dim": 64, "lr": 1e-3, "batch": 32, "updates": 2000,
+                "temp": 1.0, "seed": 0}
+    args = dict(defaults)
+    for a in sys.argv[1:]:
+        key, _, value = a.partition("=")
+        try:
+            args[key] = type(defaults[key])(value)
+        except (KeyError, ValueError):
+            sys.exit(f"bad argument {a!r}: use KEY=VALUE with KEY one of {', '.join(defaults)} "
+                     f"(defaults: {' '.join(f'{k}={v}' for k, v in defaults.items())})")
+    layers, heads, dim = args["layers"], args["heads"], args["dim"]
+    lr, batch, updates = args["lr"], args["batch"], args["updates"]
+    temp, seed = args["temp"], args["seed"]
     torch.manual_seed(seed)
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
