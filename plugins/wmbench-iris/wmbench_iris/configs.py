@@ -164,14 +164,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "actor_critic.entropy_weight": 0.01,
         "training.collect_steps_per_epoch": 100,
         "training.train_only_epochs_ratio": 0.0,
+        # Staged like the paper (tokenizer, then world model, then actor-critic), but the tokenizer
+        # stops before the world model starts, so the world model only ever sees fixed token
+        # identities (when it trained beside a moving tokenizer its imagination got worse).
         "training.tokenizer_start_after_epochs": 1,
-        "training.world_model_start_after_epochs": 2,
-        "training.actor_critic_start_after_epochs": 4,
-        "training.tokenizer_steps_per_epoch": 40,
-        "training.world_model_steps_per_epoch": 40,
-        "training.actor_critic_steps_per_epoch": 20,
+        "training.tokenizer_stop_after_epochs": 5,  # 4 epochs x 125 = 500 tokenizer steps
+        "training.world_model_start_after_epochs": 5,
+        "training.actor_critic_start_after_epochs": 12,  # after 1,050 world-model updates
+        "training.tokenizer_steps_per_epoch": 125,
+        "training.world_model_steps_per_epoch": 150,  # 2,250 in all (catch's dynamics: ~1,250)
+        "training.actor_critic_steps_per_epoch": 75,  # 600 in all
         "training.tokenizer_batch_size": 32,
-        "training.world_model_batch_size": 16,
+        "training.world_model_batch_size": 32,
         "training.actor_critic_batch_size": 32,
         "training.tokenizer_lr": 2e-3,
         "training.world_model_lr": 1e-3,
