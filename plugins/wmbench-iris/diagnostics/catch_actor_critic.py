@@ -16,12 +16,11 @@ actor-critic updates (random play: -0.75).
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import numpy as np
 import torch
-from catch_world_model import BLOCKS, GRID, STEPS, VOCAB, ExactTokens, grid_of
+from catch_world_model import GRID, STEPS, VOCAB, ExactTokens, grid_of, parse_args, random_episode, world_model_segments
 from wmbench_iris.actor_critic import ActorCritic
 from wmbench_iris.configs import PRESETS, IrisConfig
 from wmbench_iris.imagination import ImaginedEnv, sample
@@ -56,13 +55,7 @@ class ExactRenderer:
 
 def main() -> None:
     defaults = {"wm_updates": 1500, "ac_updates": 600, "batch": 32, "seed": 0}
-    args = dict(defaults)
-    for a in sys.argv[1:]:
-        key, _, value = a.partition("=")
-        try:
-            args[key] = type(defaults[key])(value)
-        except (KeyError, ValueError):
-            sys.exit(f"bad argument {a!r}: use KEY=VALUE with KEY one of {', '.join(defaults)}")
+    args, _ = parse_args(defaults)
     seed = args["seed"]
     torch.manual_seed(seed)
     torch.set_num_threads(1)
@@ -71,30 +64,7 @@ def main() -> None:
     cfg = resolve_config(IrisConfig, PRESETS, "tiny", {})
     render = ExactRenderer(tok, cfg.tokenizer)
 
-    def episode() -> tuple[list, list, list, list]:
-        col, pad = int(rng.integers(GRID)), GRID // 2
-        obs, acts, rews, ends = [], [], [], []
-        for r in range(STEPS):
-            obs.append(tok(grid_of(r, col, pad)))
-            a = int(rng.integers(3))
-            pad = int(np.clip(pad + a - 1, 0, GRID - 1))
-            acts.append(a)
-            rews.append((1.0 if pad == col else -1.0) if r == STEPS - 1 else 0.0)
-            ends.append(r == STEPS - 1)
-        return obs, acts, rews, ends
-
-    episodes = [episode() for _ in range(300)]
-
-    def wm_segments(n: int) -> list[torch.Tensor]:
-        toks = np.zeros((n, BLOCKS, 16), np.int64)
-        act, rew = np.zeros((n, BLOCKS), np.int64), np.zeros((n, BLOCKS), np.float32)
-        end, mask = np.zeros((n, BLOCKS), bool), np.zeros((n, BLOCKS), bool)
-        for i in range(n):
-            o, a, r, e = episodes[rng.integers(len(episodes))]
-            s = int(rng.integers(STEPS))
-            m = STEPS - s
-            toks[i, :m], act[i, :m], rew[i, :m], end[i, :m], mask[i, :m] = o[s:], a[s:], r[s:], e[s:], True
-        return [torch.as_tensor(x) for x in (toks, act, rew, end, mask)]
+    episodes = [random_episode(tok, rng) for _ in range(300)]
 
     def ac_segments(n: int, burn: int) -> tuple[torch.Tensor, torch.Tensor]:
         """burn + 1 frames ending at a uniform step, left-padded (as ``actor_critic_batch``)."""
@@ -112,7 +82,7 @@ def main() -> None:
     t0 = time.time()
     for _ in range(args["wm_updates"]):
         wm.train()
-        loss, _ = wm.compute_loss(*wm_segments(args["batch"]))
+        loss, _ = wm.compute_loss(*world_model_segments(episodes, rng, args["batch"]))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(wm.parameters(), cfg.training.max_grad_norm)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 import time
 
 import numpy as np
 import torch
-from catch_world_model import GRID, STEPS, ExactTokens, grid_of
+from catch_world_model import GRID, STEPS, ExactTokens, grid_of, parse_args
 from wmbench_iris.configs import PRESETS, IrisConfig
 from wmbench_iris.tokenizer import Tokenizer
 from wmbench_iris.trainer import tokenizer_update
@@ -31,17 +30,7 @@ from wmbench_core.learning.config import resolve_config
 
 def main() -> None:
     defaults = {"steps": 500, "batch": 32, "seed": 0, "episodes": 100}
-    args, sets = dict(defaults), {}
-    for a in sys.argv[1:]:
-        key, _, value = a.partition("=")
-        try:
-            if "." in key:
-                sets[key] = json.loads(value)
-            else:
-                args[key] = type(defaults[key])(value)
-        except (KeyError, ValueError):
-            sys.exit(f"bad argument {a!r}: use KEY=VALUE with KEY one of {', '.join(defaults)} "
-                     f"or a config key such as tokenizer.commitment_beta")
+    args, sets = parse_args(defaults, config_keys=True)
     torch.manual_seed(args["seed"])
     torch.set_num_threads(1)
     rng = np.random.default_rng(args["seed"])

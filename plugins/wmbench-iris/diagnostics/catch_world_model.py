@@ -64,17 +64,60 @@ class ExactTokens:
         return int(cols[0]) if len(cols) == 1 else None
 
 
-def main() -> None:
-    defaults = {"layers": 2, "heads": 2, "dim": 64, "lr": 1e-3, "batch": 32, "updates": 2000,
-                "temp": 1.0, "seed": 0}
-    args = dict(defaults)
+Episode = tuple[list, list, list, list]  # exact tokens, actions, rewards, ends per step
+
+
+def random_episode(tok: ExactTokens, rng: np.random.Generator) -> Episode:
+    """One catch episode under uniformly random actions, as exact tokens."""
+    col, pad = int(rng.integers(GRID)), GRID // 2
+    obs, acts, rews, ends = [], [], [], []
+    for r in range(STEPS):
+        obs.append(tok(grid_of(r, col, pad)))
+        a = int(rng.integers(3))
+        pad = int(np.clip(pad + a - 1, 0, GRID - 1))
+        done = r == STEPS - 1
+        acts.append(a)
+        rews.append((1.0 if pad == col else -1.0) if done else 0.0)
+        ends.append(done)
+    return obs, acts, rews, ends
+
+
+def world_model_segments(episodes: list[Episode], rng: np.random.Generator, n: int) -> list[torch.Tensor]:
+    """n segments of BLOCKS steps from uniform starts, right-padded (as ``world_model_batch``):
+    tokens, actions, rewards, ends, mask."""
+    toks = np.zeros((n, BLOCKS, 16), np.int64)
+    act, rew = np.zeros((n, BLOCKS), np.int64), np.zeros((n, BLOCKS), np.float32)
+    end, mask = np.zeros((n, BLOCKS), bool), np.zeros((n, BLOCKS), bool)
+    for i in range(n):
+        o, a, r, e = episodes[rng.integers(len(episodes))]
+        s = int(rng.integers(STEPS))
+        m = STEPS - s
+        toks[i, :m], act[i, :m], rew[i, :m], end[i, :m], mask[i, :m] = o[s:], a[s:], r[s:], e[s:], True
+    return [torch.as_tensor(x) for x in (toks, act, rew, end, mask)]
+
+
+def parse_args(defaults: dict, config_keys: bool = False) -> tuple[dict, dict]:
+    """KEY=VALUE arguments -> (values typed like ``defaults``, IRIS config overrides ``a.b=json``
+    when ``config_keys``); a bad argument exits with one line naming the valid keys."""
+    args, sets = dict(defaults), {}
     for a in sys.argv[1:]:
         key, _, value = a.partition("=")
         try:
-            args[key] = type(defaults[key])(value)
+            if config_keys and "." in key:
+                sets[key] = json.loads(value)
+            else:
+                args[key] = type(defaults[key])(value)
         except (KeyError, ValueError):
-            sys.exit(f"bad argument {a!r}: use KEY=VALUE with KEY one of {', '.join(defaults)} "
+            extra = " or a config key such as tokenizer.commitment_beta" if config_keys else ""
+            sys.exit(f"bad argument {a!r}: use KEY=VALUE with KEY one of {', '.join(defaults)}{extra} "
                      f"(defaults: {' '.join(f'{k}={v}' for k, v in defaults.items())})")
+    return args, sets
+
+
+def main() -> None:
+    defaults = {"layers": 2, "heads": 2, "dim": 64, "lr": 1e-3, "batch": 32, "updates": 2000,
+                "temp": 1.0, "seed": 0}
+    args, _ = parse_args(defaults)
     layers, heads, dim = args["layers"], args["heads"], args["dim"]
     lr, batch, updates = args["lr"], args["batch"], args["updates"]
     temp, seed = args["temp"], args["seed"]
@@ -83,31 +126,10 @@ def main() -> None:
     rng = np.random.default_rng(seed)
     tok = ExactTokens()
 
-    def episode() -> tuple[list, list, list, list]:
-        col, pad = int(rng.integers(GRID)), GRID // 2
-        obs, acts, rews, ends = [], [], [], []
-        for r in range(STEPS):
-            obs.append(tok(grid_of(r, col, pad)))
-            a = int(rng.integers(3))
-            pad = int(np.clip(pad + a - 1, 0, GRID - 1))
-            done = r == STEPS - 1
-            acts.append(a)
-            rews.append((1.0 if pad == col else -1.0) if done else 0.0)
-            ends.append(done)
-        return obs, acts, rews, ends
-
-    episodes = [episode() for _ in range(400)]
+    episodes = [random_episode(tok, rng) for _ in range(400)]
 
     def segments(n: int) -> list[torch.Tensor]:
-        toks = np.zeros((n, BLOCKS, 16), np.int64)
-        act, rew = np.zeros((n, BLOCKS), np.int64), np.zeros((n, BLOCKS), np.float32)
-        end, mask = np.zeros((n, BLOCKS), bool), np.zeros((n, BLOCKS), bool)
-        for i in range(n):
-            o, a, r, e = episodes[rng.integers(len(episodes))]
-            s = int(rng.integers(STEPS))
-            m = STEPS - s
-            toks[i, :m], act[i, :m], rew[i, :m], end[i, :m], mask[i, :m] = o[s:], a[s:], r[s:], e[s:], True
-        return [torch.as_tensor(x) for x in (toks, act, rew, end, mask)]
+        return world_model_segments(episodes, rng, n)
 
     cfg = WorldModelConfig(max_blocks=BLOCKS, num_layers=layers, num_heads=heads, embed_dim=dim,
                            embed_pdrop=0.0, resid_pdrop=0.0, attn_pdrop=0.0)
