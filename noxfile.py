@@ -58,7 +58,9 @@ def learning(session: nox.Session) -> None:
     preset must beat the random agent on catch. Once one passes it loses the marker and CI's
     ``slow`` session runs it."""
     install_all(session)
-    session.run("pytest", "-q", "-s", "-m", "learning", "--durations=0", *TEST_PATHS, *session.posargs)
+    # exit code 5 (no test collected) is fine here: every learning test may pass already
+    session.run("pytest", "-q", "-s", "-m", "learning", "--durations=0", *TEST_PATHS, *session.posargs,
+                success_codes=[0, 5])
 
 
 @nox.session

@@ -20,7 +20,6 @@ from wmbench_core.testing import one_thread_env
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.learning  # not yet passing (plugin README): run by `nox -s learning`, not by CI
 def test_tiny_iris_learns_catch(tmp_path):
     """The `tiny` preset, trained for its default budget, must clearly beat a random policy.
 

@@ -186,4 +186,4 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 #: env steps ``wmbench run`` trains the tiny preset for when --train-steps is not given
-TINY_TRAIN_STEPS = 2000
+TINY_TRAIN_STEPS = 2800
