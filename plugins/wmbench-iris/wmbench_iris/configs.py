@@ -172,8 +172,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "training.world_model_start_after_epochs": 5,
         "training.actor_critic_start_after_epochs": 12,  # after 1,050 world-model updates
         "training.tokenizer_steps_per_epoch": 125,
-        "training.world_model_steps_per_epoch": 150,  # 2,250 in all (catch's dynamics: ~1,250)
-        "training.actor_critic_steps_per_epoch": 75,  # 600 in all
+        "training.world_model_steps_per_epoch": 150,  # 3,450 in 2,800 env steps (catch's dynamics: ~1,250)
+        "training.actor_critic_steps_per_epoch": 75,  # 1,200 in 2,800 env steps
         "training.tokenizer_batch_size": 32,
         "training.world_model_batch_size": 32,
         "training.actor_critic_batch_size": 32,
