@@ -168,3 +168,23 @@ def test_cnn_sizes_end_on_the_same_grid(style, size):
     assert dec(torch.zeros(2, 10)).shape == (2, 3, size, size)
     with pytest.raises(ValueError, match="image_size"):
         ConvEncoder(3, 4, "silu", True, style, 48)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_v1_decoder_first_layer_as_a_product_equals_the_transposed_conv(bias):
+    """V1/V2's decoder starts from a 1x1 map; its first transposed conv runs as one matrix product
+    (much faster on CPU) and must give the convolution's values and gradients."""
+    from wmbench_dreamer.networks import _transposed_conv_of_1x1
+
+    torch.manual_seed(0)
+    conv = torch.nn.ConvTranspose2d(12, 5, 6, stride=2, bias=bias)
+    x = torch.randn(7, 12, requires_grad=True)
+    fast = _transposed_conv_of_1x1(conv, x)
+    ref = conv(x[:, :, None, None])
+    assert fast.shape == ref.shape == (7, 5, 6, 6)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
+    g = torch.randn_like(ref)
+    grads_fast = torch.autograd.grad(fast, [x, *conv.parameters()], g)
+    grads_ref = torch.autograd.grad(ref, [x, *conv.parameters()], g)
+    for a, b in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
