@@ -34,7 +34,9 @@ Measured on the shared 2-core machine, one torch thread:
   with sampled actions (1,291 s); actor lr 1e-3 instead of 3e-4: 0.18 again; epsilon decayed
   (half-life 3,000 env steps, floor 0.05; now the preset): 0.34 with the mode, 0.22 sampled
   (1,153 s); seed 1 with the decay: 0.58 with the mode, 0.44 sampled (1,146 s). Like V3, it is
-  judged on the mean of seeds 0 and 1 (0.46 here).
+  judged on the mean of seeds 0 and 1 (0.46 here). After V1/V2's first decoder layer became a
+  matrix product (same maths, other rounding): 0.04 (seed 0), 0.76 (seed 1), mean 0.40; V2 seed
+  0: 0.94 (2026-12-02).
 
 V3 and V2 run in CI's ``nox -s slow`` (two pytest-xdist workers that steal each other's pending
 tests). V1 (~40 min for its two seeds) carries the ``long`` marker and runs in ``nox -s long``:
