@@ -46,7 +46,8 @@ def slow(session: nox.Session) -> None:
     each passing learning test (a tiny preset beats the random agent on catch) except the ``long``
     ones. Its critical path is IRIS's learning test (~29 min on one core); on 2026-12-02 the session
     (8 tests) passed in 84 min with two other training jobs sharing the 2 cores (each test 2-4x its
-    solo time), i.e. roughly 35-45 min on an otherwise idle machine."""
+    solo time), i.e. roughly 35-45 min on an otherwise idle machine; CI measured 46 min for the whole
+    run. DIAMOND's learning test then became two seeds of ~10 min each on one core."""
     install_all(session)
     # two workers (pytest-xdist): each learning test trains on one torch thread, so two run side by
     # side on a 2-core machine; WMBENCH_SLOW_WORKERS=0 runs them in this process

@@ -26,6 +26,7 @@ QUICK = {
     "training.initial_collect_max": 60,
     "training.env_steps_per_epoch": 20,
     "training.updates_per_epoch": 1,
+    "training.updates_per_epoch_actor_critic": 1,
     "training.first_epoch_updates_denoiser": 2,
     "training.first_epoch_updates_rew_end": 2,
     "training.first_epoch_updates_actor_critic": 1,
@@ -315,3 +316,19 @@ def test_channels_last_layout_changes_no_values():
         outs.append((den, lr, le, logits, value))
     for a, b in zip(*outs):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_actor_critic_can_have_its_own_updates_per_epoch():
+    """The reference gives each component its own steps_per_epoch; ours defaults all three to
+    ``updates_per_epoch`` and lets the actor-critic's differ."""
+    calls: list[str] = []
+    for over, want in (({"training.updates_per_epoch_actor_critic": None}, ["d", "d", "r", "r", "a", "a"]),
+                       ({"training.updates_per_epoch_actor_critic": 3}, ["d", "d", "r", "r", "a", "a", "a"])):
+        a = catch_agent(**{**over, "training.updates_per_epoch": 2})
+        tr = a.trainer
+        calls.clear()
+        tr.update_denoiser = lambda: calls.append("d") or {}
+        tr.update_rew_end = lambda: calls.append("r") or {}
+        tr.update_actor_critic = lambda: calls.append("a") or {}
+        tr.train_components(first=False, log=lambda m: None)
+        assert calls == want

@@ -203,7 +203,8 @@ class Trainer:
         counts = {
             "denoiser": t.first_epoch_updates_denoiser if first else t.updates_per_epoch,
             "rew_end": t.first_epoch_updates_rew_end if first else t.updates_per_epoch,
-            "actor_critic": t.first_epoch_updates_actor_critic if first else t.updates_per_epoch,
+            "actor_critic": t.first_epoch_updates_actor_critic if first
+            else t.updates_per_epoch_actor_critic or t.updates_per_epoch,
         }
         update = {"denoiser": self.update_denoiser, "rew_end": self.update_rew_end,
                   "actor_critic": self.update_actor_critic}
