@@ -210,6 +210,8 @@ def test_config_errors_and_freeway_temperature():
         DiamondAgent(env=make_env_spec("catch"), preset="huge")
     with pytest.raises(ConfigError, match="unknown config key"):
         DiamondAgent(env=make_env_spec("catch"), preset="tiny", **{"denoiser.chanels": (8,)})
+    with pytest.raises(ConfigError, match="updates_per_epoch_actor_critic"):
+        make_config("atari100k", {"training.updates_per_epoch_actor_critic": "many"})
     cfg, _ = make_config("atari100k", game="Freeway")
     assert cfg.actor_critic.temperature == 0.01
     cfg, _ = make_config("atari100k", {"actor_critic.temperature": 0.5}, game="Freeway")
