@@ -125,6 +125,7 @@ def test_resolve_config_presets_and_overrides():
         lr: float = 1e-4
         layers: int = 10
         use_x: bool = True
+        every: int | None = None  # None default: the declared type still checks --set values
 
     presets = {"paper": {}, "tiny": {"layers": 2}}
     assert resolve_config(Cfg, presets, None).layers == 10
@@ -136,6 +137,10 @@ def test_resolve_config_presets_and_overrides():
         resolve_config(Cfg, presets, None, {"layer": 3})
     with pytest.raises(ConfigError, match="expects int"):
         resolve_config(Cfg, presets, None, {"layers": "many"})
+    assert resolve_config(Cfg, presets, None, {"every": 5}).every == 5
+    assert resolve_config(Cfg, presets, None, {"every": None}).every is None
+    with pytest.raises(ConfigError, match="'every' expects int"):
+        resolve_config(Cfg, presets, None, {"every": "often"})
 
 
 def test_frames_to_tensor_area_resize_keeps_a_cell_grid_exact():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -49,13 +50,19 @@ def _set(obj: Any, dotted: str, value: Any, full_key: str) -> Any:
         if not dataclasses.is_dataclass(current):
             raise ConfigError(f"config key {full_key!r}: {head!r} has no sub-keys")
         return dataclasses.replace(obj, **{head: _set(current, rest, value, full_key)})
-    return dataclasses.replace(obj, **{head: _coerce(current, value, full_key)})
+    kind = type(current) if current is not None else _declared_kind(type(obj), head)
+    return dataclasses.replace(obj, **{head: _coerce(kind, value, full_key)})
 
 
-def _coerce(current: Any, value: Any, key: str) -> Any:
-    if current is None or value is None:
+def _declared_kind(cls: type, name: str) -> type | None:
+    """The one non-None type a field is annotated with (``int | None`` -> int), else None."""
+    args = [a for a in typing.get_args(typing.get_type_hints(cls)[name]) if a is not type(None)]
+    return args[0] if len(args) == 1 and isinstance(args[0], type) else None
+
+
+def _coerce(kind: type | None, value: Any, key: str) -> Any:
+    if kind is None or kind is type(None) or value is None:
         return value
-    kind = type(current)
     if kind is bool:
         if isinstance(value, bool):
             return value

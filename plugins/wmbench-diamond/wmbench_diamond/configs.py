@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wmbench_core.agent import ConfigError
 from wmbench_core.learning.config import resolve_config
 
 
@@ -187,11 +186,4 @@ def make_config(
         base = game.split("/")[-1].split("-")[0]
         merged.update(GAME_PRESETS.get(base, {}))
     merged.update(overrides or {})
-    cfg = resolve_config(DiamondConfig, PRESETS, name, merged)
-    n = cfg.training.updates_per_epoch_actor_critic
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
-        # its default is None, so the generic --set coercion cannot check its type
-        raise ConfigError(
-            f"config key 'training.updates_per_epoch_actor_critic' expects a whole number >= 0, got {n!r}"
-        )
-    return cfg, name
+    return resolve_config(DiamondConfig, PRESETS, name, merged), name
