@@ -188,3 +188,74 @@ def test_v1_decoder_first_layer_as_a_product_equals_the_transposed_conv(bias):
     grads_ref = torch.autograd.grad(ref, [x, *conv.parameters()], g)
     for a, b in zip(grads_fast, grads_ref):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_onehot_input_linear_equals_the_dense_layer(bias):
+    """A layer on [one-hot groups, dense] computed by gathering weight columns gives the dense
+    product's values and weight gradients; indexing and stacking act on the batch dims."""
+    from wmbench_dreamer.onehot_input import OneHotInput
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3 * 4 + 5, 6, bias=bias)
+    classes = torch.randint(0, 4, (2, 7, 3))
+    x = OneHotInput.from_groups(classes, 4, dense=torch.randn(2, 7, 5))
+    dense = x.to_dense()
+    assert dense.shape == (2, 7, 17)
+    assert torch.equal(dense[..., :12].reshape(2, 7, 3, 4).argmax(-1), classes)
+    assert torch.equal(dense[..., :12].sum(-1), torch.full((2, 7), 3.0))
+    fast, ref = x.linear(layer), layer(dense)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(fast, list(layer.parameters()), g),
+                    torch.autograd.grad(ref, list(layer.parameters()), g)):  # fmt: skip
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    stacked = OneHotInput.stack([x[0], x[1]])
+    assert torch.equal(stacked.to_dense(), dense)
+    assert torch.equal(x[1:, 2].to_dense(), dense[1:, 2])
+
+
+def test_imagination_on_class_indices_equals_the_dense_rollout():
+    """V2/V3 imagine with z kept as class indices; the rollout, its losses and the actor and
+    critic gradients must equal those of the dense rollout (one-hot features, same random
+    numbers) to float rounding."""
+    from wmbench_dreamer.actor_critic import ActorCritic
+    from wmbench_dreamer.onehot_input import OneHotInput
+    from wmbench_dreamer.world_model import WorldModel
+
+    torch.manual_seed(0)
+    cfg = DreamerConfig(deter=32, hidden=32, stoch=4, classes=5, cnn_depth=4, image_size=16,
+                        head_units=16, horizon=4)  # fmt: skip
+    wm, ac = WorldModel(cfg, num_actions=3), ActorCritic(cfg, 4 * 5 + 32, num_actions=3)
+    with torch.no_grad():  # the two-hot heads start at zero: make every head count
+        for p in [*wm.parameters(), *ac.parameters()]:
+            p.add_(0.1 * torch.randn_like(p))
+    stats = wm.rssm.dist_stats(torch.randn(6, wm.rssm.stats_dim))
+    start = {"deter": torch.randn(6, 32), "stoch": wm.rssm.sample(stats).detach()}
+
+    def dense_rollout(gen):
+        state, feats, actions, logps = dict(start), [wm.rssm.features(start)], [], []
+        for _ in range(cfg.horizon):
+            logp = ac.actor(feats[-1])
+            action = ac.actor.sample(logp, gen)
+            with torch.no_grad():
+                state = wm.rssm.img_step(state, action, gen)
+            feats.append(wm.rssm.features(state))
+            actions.append(action)
+            logps.append(logp)
+        return torch.stack(feats), torch.stack(actions), torch.stack(logps)
+
+    results = []
+    for rollout in (lambda g: ac.imagine(wm, start, g), dense_rollout):
+        feats, actions, logps = rollout(torch.Generator().manual_seed(3))
+        actor_loss, critic_loss, _ = ac._losses(wm, feats, actions, logps, torch.ones(6))
+        params = [*ac.actor.parameters(), *ac.critic.parameters()]
+        grads = torch.autograd.grad(actor_loss + critic_loss, params)
+        dense = feats.to_dense() if isinstance(feats, OneHotInput) else feats
+        results.append((dense, actions, actor_loss, critic_loss, torch.cat([g.flatten() for g in grads])))
+    assert isinstance(ac.imagine(wm, start)[0], OneHotInput)
+    (f1, a1, *rest1), (f2, a2, *rest2) = results
+    torch.testing.assert_close(f1, f2, rtol=1e-5, atol=1e-6)
+    assert torch.equal(a1, a2)  # same samples
+    for x, y in zip(rest1, rest2):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-6)

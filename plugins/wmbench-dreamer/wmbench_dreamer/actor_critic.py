@@ -19,12 +19,14 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from wmbench_core.learning.returns import lambda_returns
 from wmbench_dreamer.configs import DreamerConfig
-from wmbench_dreamer.distributions import straight_through
+from wmbench_dreamer.distributions import sample_index, straight_through
 from wmbench_dreamer.heads import Actor, ScalarHead
+from wmbench_dreamer.onehot_input import OneHotInput
 from wmbench_dreamer.world_model import WorldModel
 
 
@@ -78,10 +80,12 @@ class ActorCritic(nn.Module):
         wm: WorldModel,
         start: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor | OneHotInput, torch.Tensor, torch.Tensor]:
         """Roll out ``horizon`` steps from ``start`` (N states). Returns features (H+1, N, F),
         the actions taken at states 0..H-1 (H, N, A) and their log-probs (H, N, A)."""
         dynamics = self.cfg.actor_grad == "dynamics"
+        if not dynamics and wm.rssm.discrete:
+            return self._imagine_classes(wm, start, generator)
         state = {"deter": start["deter"], "stoch": start["stoch"]}
         feats = [wm.rssm.features(state)]
         actions, logps = [], []
@@ -98,6 +102,32 @@ class ActorCritic(nn.Module):
             actions.append(action)
             logps.append(logp)
         return torch.stack(feats), torch.stack(actions), torch.stack(logps)
+
+    def _imagine_classes(
+        self,
+        wm: WorldModel,
+        start: dict[str, torch.Tensor],
+        generator: torch.Generator | None = None,
+    ) -> tuple[OneHotInput, torch.Tensor, torch.Tensor]:
+        """:meth:`imagine` for REINFORCE with categorical latents (V2/V3): no gradient flows
+        through the states, so they are kept as class indices and the features returned are a
+        :class:`OneHotInput` (same values; the heads' first layers gather instead of multiply).
+        Same random numbers, drawn in the same order, as the dense rollout."""
+        rssm = wm.rssm
+        deter = start["deter"]
+        # the posterior's straight-through samples are one-hot in value
+        classes = start["stoch"].reshape(-1, rssm.stoch, rssm.classes).argmax(-1)
+        feats = [rssm.features_of_classes(deter, classes)]
+        actions, logps = [], []
+        for _ in range(self.cfg.horizon):
+            logp = self.actor(feats[-1])  # the actor's graph is kept for its loss
+            action = sample_index(logp, generator)
+            with torch.no_grad():
+                deter, classes = rssm.img_step_classes(deter, classes, action, generator)
+            feats.append(rssm.features_of_classes(deter, classes))
+            actions.append(F.one_hot(action, logp.shape[-1]).to(logp.dtype))
+            logps.append(logp)
+        return OneHotInput.stack(feats), torch.stack(actions), torch.stack(logps)
 
     def loss(
         self,
@@ -126,7 +156,7 @@ class ActorCritic(nn.Module):
     def _losses(
         self,
         wm: WorldModel,
-        feats: torch.Tensor,
+        feats: torch.Tensor | OneHotInput,
         actions: torch.Tensor,
         logps: torch.Tensor,
         start_cont: torch.Tensor,
@@ -175,10 +205,11 @@ class ActorCritic(nn.Module):
         target = returns.detach()
         critic_nll = self.critic.nll(raw, target)
         if cfg.slowreg_scale > 0:
-            if dynamics or cfg.critic_target != "slow":
-                with torch.no_grad():
-                    slow_values = self.slow_critic.mean(self.slow_critic(feats.detach()))
-            slow = slow_values[:-1]  # V3: the values its λ-returns bootstrapped from, computed once
+            if not dynamics and cfg.critic_target == "slow":
+                slow = slow_values[:-1]  # the values the λ-returns bootstrapped from, computed once
+            else:
+                with torch.no_grad():  # V3; the last state has no loss term
+                    slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
             critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
         critic_loss = (critic_nll * weight[:-1]).mean()
         metrics.update({

@@ -22,8 +22,8 @@ def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
     return torch.log(probs)
 
 
-def sample_onehot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A one-hot sample of each categorical over the last dim (no gradient).
+def sample_index(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The sampled class of each categorical over the last dim: (..., K) -> (...) long.
 
     Inverse-CDF sampling: one uniform number per categorical, the class is where it falls in the
     cumulative probabilities. Same distribution as ``torch.multinomial``, which draws one
@@ -34,7 +34,12 @@ def sample_onehot(log_probs: torch.Tensor, generator: torch.Generator | None = N
     cdf = probs.reshape(-1, k).cumsum(-1)
     u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
     idx = (cdf <= u).sum(-1).clamp_(max=k - 1)  # the clamp only guards against rounding at u ~ total
-    return F.one_hot(idx, k).to(probs.dtype).reshape(probs.shape)
+    return idx.reshape(probs.shape[:-1])
+
+
+def sample_onehot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A one-hot sample of each categorical over the last dim (no gradient); see :func:`sample_index`."""
+    return F.one_hot(sample_index(log_probs, generator), log_probs.shape[-1]).to(log_probs.dtype)
 
 
 def straight_through(sample: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from wmbench_dreamer.onehot_input import OneHotInput
+
 #: LayerNorm epsilon of the DreamerV3 code (also used by sheeprl)
 LN_EPS = 1e-3
 
@@ -41,7 +43,10 @@ def zero_init(layer: nn.Linear) -> nn.Linear:
 
 
 class MLP(nn.Sequential):
-    """``layers`` x (Linear -> [LayerNorm] -> act); no output layer (heads add their own)."""
+    """``layers`` x (Linear -> [LayerNorm] -> act); no output layer (heads add their own).
+
+    The input may be a :class:`OneHotInput` (imagined states): its first layer then gathers
+    weight columns instead of multiplying by the one-hot part."""
 
     def __init__(self, in_dim: int, layers: int, units: int, act: str, norm: bool) -> None:
         mods: list[nn.Module] = []
@@ -52,6 +57,15 @@ class MLP(nn.Sequential):
             mods.append(activation(act))
         super().__init__(*mods)
         self.out_dim = units if layers else in_dim
+
+    def forward(self, x: torch.Tensor | OneHotInput) -> torch.Tensor:
+        layers = iter(self)
+        if isinstance(x, OneHotInput):
+            first = next(layers, None)
+            x = x.to_dense() if first is None else x.linear(first)
+        for layer in layers:
+            x = layer(x)
+        return x
 
 
 class ChannelNorm(nn.Module):

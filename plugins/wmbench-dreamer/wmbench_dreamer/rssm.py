@@ -20,21 +20,15 @@ from wmbench_dreamer.configs import DreamerConfig
 from wmbench_dreamer.distributions import (
     categorical_kl,
     gaussian_kl,
+    sample_index,
     sample_onehot,
     straight_through,
     unimix_logits,
 )
-from wmbench_dreamer.networks import LN_EPS, NormGRUCell, PlainGRUCell, activation
+from wmbench_dreamer.networks import LN_EPS, MLP, NormGRUCell, PlainGRUCell, activation
+from wmbench_dreamer.onehot_input import OneHotInput
 
 State = dict[str, torch.Tensor]
-
-
-def _dense(in_dim: int, out_dim: int, act: str, norm: bool) -> nn.Sequential:
-    mods: list[nn.Module] = [nn.Linear(in_dim, out_dim, bias=not norm)]
-    if norm:
-        mods.append(nn.LayerNorm(out_dim, eps=LN_EPS))
-    mods.append(activation(act))
-    return nn.Sequential(*mods)
 
 
 class RSSM(nn.Module):
@@ -48,14 +42,14 @@ class RSSM(nn.Module):
         self.min_std = cfg.min_std
         self.num_actions = num_actions
         # prior path: [z, a] -> hidden -> GRU -> hidden -> prior stats
-        self.img_in = _dense(self.stoch_dim + num_actions, cfg.hidden, cfg.act, cfg.norm)
+        self.img_in = MLP(self.stoch_dim + num_actions, 1, cfg.hidden, cfg.act, cfg.norm)
         if cfg.gru == "norm":
             self.gru: nn.Module = NormGRUCell(cfg.hidden, cfg.deter, norm=True)
         elif cfg.gru == "plain":
             self.gru = PlainGRUCell(cfg.hidden, cfg.deter)
         else:
             raise ValueError(f"unknown gru {cfg.gru!r}; valid: norm, plain")
-        self.img_out = _dense(cfg.deter, cfg.hidden, cfg.act, cfg.norm)
+        self.img_out = MLP(cfg.deter, 1, cfg.hidden, cfg.act, cfg.norm)
         self.prior_stats = nn.Linear(cfg.hidden, self.stats_dim)
         # posterior path: [h, e] -> hidden -> posterior stats. The layer is split in two so
         # that the embedding part runs once over the whole sequence, outside the time loop.
@@ -142,6 +136,26 @@ class RSSM(nn.Module):
         stats = self.dist_stats(self.prior_stats(self.img_out(deter)))
         stoch = self.sample(stats, generator) if sample else self.mode(stats)
         return {"deter": deter, "stoch": stoch, "stats": stats}
+
+    def img_step_classes(
+        self,
+        deter: torch.Tensor,
+        stoch_classes: torch.Tensor,
+        action: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`img_step` of a discrete RSSM with z and a given as class indices (N, S) and
+        (N,), for imagination without gradients: the input layer gathers weight columns
+        (:mod:`.onehot_input`). Returns h_t and the classes of z_t ~ p(z_t | h_t)."""
+        z = OneHotInput.from_groups(stoch_classes, self.classes)
+        columns = torch.cat([z.columns, self.stoch_dim + action.unsqueeze(-1)], -1)
+        x = self.img_in(OneHotInput(columns, None, self.stoch_dim + self.num_actions))
+        deter = self.gru(x, deter)
+        return deter, sample_index(self.prior_of(deter), generator)
+
+    def features_of_classes(self, deter: torch.Tensor, stoch_classes: torch.Tensor) -> OneHotInput:
+        """:meth:`features` of a state whose z is given as class indices."""
+        return OneHotInput.from_groups(stoch_classes, self.classes, dense=deter)
 
     def _deter(self, state: State, action: torch.Tensor) -> torch.Tensor:
         x = self.img_in(torch.cat([state["stoch"], action], dim=-1))
