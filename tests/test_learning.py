@@ -12,6 +12,7 @@ from wmbench_core.agent import CheckpointError, ConfigError
 from wmbench_core.learning.checkpoint import load_checkpoint, save_checkpoint
 from wmbench_core.learning.config import resolve_config
 from wmbench_core.learning.monitor import NonFiniteLossError, TrainingMonitor
+from wmbench_core.learning.optim import fused_adam
 from wmbench_core.learning.replay import ReplayBuffer, area_resize, frames_to_tensor
 from wmbench_core.learning.returns import lambda_returns
 from wmbench_core.learning.twohot import TwoHot, symexp, symlog
@@ -170,3 +171,27 @@ def test_release_free_memory_returns_freed_heap_to_the_os():
     del big
     assert release_free_memory()
     assert rss_mb() < before - 32
+
+
+@pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.AdamW])
+def test_fused_adam_takes_the_same_steps_as_the_default_one(cls):
+    """fused_adam picks PyTorch's fused kernel on CPU; five steps with weight decay and two
+    param groups must land where the default implementation lands (to float rounding)."""
+    torch.manual_seed(0)
+    start = [torch.randn(7, 5), torch.randn(5)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(5)]
+    results = []
+    for make in (cls, lambda groups, **kw: fused_adam(cls, groups, **kw)):
+        params = [p.clone().requires_grad_(True) for p in start]
+        opt = make([{"params": params[:1]}, {"params": params[1:], "lr": 3e-3}], lr=1e-2, eps=1e-6, weight_decay=0.1)
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = g.clone()
+            opt.step()
+        results.append((params, opt))
+    (default, _), (fused, opt) = results
+    assert opt.param_groups[0]["fused"] is True
+    for a, b in zip(default, fused):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    moved = [not torch.allclose(p, s) for p, s in zip(fused, start)]
+    assert all(moved)

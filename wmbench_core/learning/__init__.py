@@ -8,4 +8,5 @@
 * :mod:`.device` — ``--device auto|cpu|cuda|mps`` and seeding
 * :mod:`.config` — dataclass configs with presets and ``--set`` overrides
 * :mod:`.allocator` — the glibc malloc settings that make large CPU updates fast here
+* :mod:`.optim` — Adam/AdamW with PyTorch's fused kernel where the device has one
 """

@@ -259,3 +259,41 @@ def test_imagination_on_class_indices_equals_the_dense_rollout():
     assert torch.equal(a1, a2)  # same samples
     for x, y in zip(rest1, rest2):
         torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("version", [3, 1])
+def test_sequence_weight_grads_equal_per_step_autograd(version, monkeypatch):
+    """The RSSM loop's layers get their weight gradient once per sequence (G^T X); every
+    parameter's gradient and the loss must equal plain per-step autograd to float rounding.
+    Covers layers with and without bias (V1, V3) and a reset in mid-sequence."""
+    import contextlib
+
+    import wmbench_dreamer.rssm as rssm_module
+    from wmbench_dreamer.world_model import WorldModel
+
+    cfg = DreamerConfig(deter=32, hidden=32, stoch=4, classes=5, cnn_depth=4, image_size=16)
+    if version == 1:
+        cfg = DreamerV1Config(deter=32, hidden=32, stoch=4, cnn_depth=4, image_size=16)
+    torch.manual_seed(0)
+    wm = WorldModel(cfg, num_actions=3)
+    images = torch.rand(3, 5, wm.channels, 16, 16) - 0.5
+    actions = torch.nn.functional.one_hot(torch.randint(0, 3, (3, 5)), 3).float()
+    is_first = torch.zeros(3, 5, dtype=torch.bool)
+    is_first[:, 0] = is_first[1, 2] = True
+    reward, terminal = torch.randn(3, 5), torch.zeros(3, 5)
+
+    def loss_and_grads():
+        loss, _, _ = wm.loss(images, actions, reward, terminal, is_first, torch.Generator().manual_seed(1))
+        grads = torch.autograd.grad(loss, list(wm.parameters()), allow_unused=True)
+        return loss, {n: g for (n, _), g in zip(wm.named_parameters(), grads)}
+
+    deferred_loss, deferred = loss_and_grads()
+    monkeypatch.setattr(rssm_module, "sequence_weight_grads", lambda module: contextlib.nullcontext())
+    plain_loss, plain = loss_and_grads()
+    torch.testing.assert_close(deferred_loss, plain_loss)
+    recurrent = [n for n in plain if n.startswith(("rssm.img_in", "rssm.gru", "rssm.obs_deter", "rssm.post"))]
+    assert len(recurrent) >= 4
+    for name in plain:
+        assert (deferred[name] is None) == (plain[name] is None), name
+        if plain[name] is not None:
+            torch.testing.assert_close(deferred[name], plain[name], rtol=1e-4, atol=1e-6, msg=name)

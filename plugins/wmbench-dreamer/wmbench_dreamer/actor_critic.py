@@ -172,13 +172,16 @@ class ActorCritic(nn.Module):
             cont = torch.cat([start_cont.unsqueeze(0).to(feats.dtype), cont], 0)
             discount = cfg.gamma * cont[1:]
             weight = (torch.cumprod(cfg.gamma * cont, 0) / cfg.gamma).detach()
+        # the critic's loss covers states 0..H-1: its output at the last state is needed only as
+        # the bootstrap value of a "fast" target
+        fast_target = cfg.critic_target == "fast"
         if dynamics:
             values = self.critic.mean(self.critic(feats))
             critic_raw = None
         else:
-            critic_raw = self.critic(feats.detach())
+            critic_raw = self.critic((feats if fast_target else feats[:-1]).detach())
             with torch.no_grad():
-                if cfg.critic_target == "slow":
+                if not fast_target:
                     values = slow_values = self.slow_critic.mean(self.slow_critic(feats))
                 else:
                     values = self.critic.mean(critic_raw)
@@ -200,8 +203,8 @@ class ActorCritic(nn.Module):
         # critic: regress the λ-returns (and the slow critic's prediction, V3)
         if critic_raw is None:
             self.critic.requires_grad_(True)
-            critic_raw = self.critic(feats.detach())
-        raw = critic_raw[:-1]
+            critic_raw = self.critic(feats[:-1].detach())
+        raw = critic_raw[: returns.shape[0]]
         target = returns.detach()
         critic_nll = self.critic.nll(raw, target)
         if cfg.slowreg_scale > 0:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from wmbench_dreamer.onehot_input import OneHotInput
+from wmbench_dreamer.recurrent_linear import RecurrentLinear
 
 #: LayerNorm epsilon of the DreamerV3 code (also used by sheeprl)
 LN_EPS = 1e-3
@@ -46,12 +47,15 @@ class MLP(nn.Sequential):
     """``layers`` x (Linear -> [LayerNorm] -> act); no output layer (heads add their own).
 
     The input may be a :class:`OneHotInput` (imagined states): its first layer then gathers
-    weight columns instead of multiplying by the one-hot part."""
+    weight columns instead of multiplying by the one-hot part. ``linear`` is the class of its
+    dense layers (:class:`RecurrentLinear` inside the RSSM's time loop)."""
 
-    def __init__(self, in_dim: int, layers: int, units: int, act: str, norm: bool) -> None:
+    def __init__(
+        self, in_dim: int, layers: int, units: int, act: str, norm: bool, linear: type[nn.Linear] = nn.Linear
+    ) -> None:
         mods: list[nn.Module] = []
         for i in range(layers):
-            mods.append(nn.Linear(in_dim if i == 0 else units, units, bias=not norm))
+            mods.append(linear(in_dim if i == 0 else units, units, bias=not norm))
             if norm:
                 mods.append(nn.LayerNorm(units, eps=LN_EPS))
             mods.append(activation(act))
@@ -197,8 +201,8 @@ class NormGRUCell(nn.Module):
         self.update_bias = update_bias
         # separate weights for the input and the recurrent state, so that input-only parts
         # can be computed for a whole sequence at once (same function as one dense layer)
-        self.inp = nn.Linear(in_dim, 3 * units, bias=not norm)
-        self.rec = nn.Linear(units, 3 * units, bias=False)
+        self.inp = RecurrentLinear(in_dim, 3 * units, bias=not norm)
+        self.rec = RecurrentLinear(units, 3 * units, bias=False)
         self.norm = nn.LayerNorm(3 * units, eps=LN_EPS) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from wmbench_dreamer.distributions import (
 )
 from wmbench_dreamer.networks import LN_EPS, MLP, NormGRUCell, PlainGRUCell, activation
 from wmbench_dreamer.onehot_input import OneHotInput
+from wmbench_dreamer.recurrent_linear import RecurrentLinear, sequence_weight_grads
 
 State = dict[str, torch.Tensor]
 
@@ -41,8 +42,9 @@ class RSSM(nn.Module):
         self.unimix = cfg.unimix
         self.min_std = cfg.min_std
         self.num_actions = num_actions
-        # prior path: [z, a] -> hidden -> GRU -> hidden -> prior stats
-        self.img_in = MLP(self.stoch_dim + num_actions, 1, cfg.hidden, cfg.act, cfg.norm)
+        # prior path: [z, a] -> hidden -> GRU -> hidden -> prior stats. Layers applied at every
+        # step of observe's loop are RecurrentLinear (one weight gradient per sequence).
+        self.img_in = MLP(self.stoch_dim + num_actions, 1, cfg.hidden, cfg.act, cfg.norm, RecurrentLinear)
         if cfg.gru == "norm":
             self.gru: nn.Module = NormGRUCell(cfg.hidden, cfg.deter, norm=True)
         elif cfg.gru == "plain":
@@ -53,11 +55,11 @@ class RSSM(nn.Module):
         self.prior_stats = nn.Linear(cfg.hidden, self.stats_dim)
         # posterior path: [h, e] -> hidden -> posterior stats. The layer is split in two so
         # that the embedding part runs once over the whole sequence, outside the time loop.
-        self.obs_deter = nn.Linear(cfg.deter, cfg.hidden, bias=not cfg.norm)
+        self.obs_deter = RecurrentLinear(cfg.deter, cfg.hidden, bias=not cfg.norm)
         self.obs_embed = nn.Linear(embed_dim, cfg.hidden, bias=False)
         self.obs_norm = nn.LayerNorm(cfg.hidden, eps=LN_EPS) if cfg.norm else nn.Identity()
         self.obs_act = activation(cfg.act)
-        self.post_stats = nn.Linear(cfg.hidden, self.stats_dim)
+        self.post_stats = RecurrentLinear(cfg.hidden, self.stats_dim)
         self.learned_init = cfg.initial_state == "learned"
         if self.learned_init:
             self.init_deter = nn.Parameter(torch.zeros(cfg.deter))
@@ -193,14 +195,16 @@ class RSSM(nn.Module):
         batch, steps = embed.shape[:2]
         if state is None:
             state = self.initial(batch, embed.device)
-        embed_proj = self.obs_embed(embed)
+        # unbind, not embed_proj[:, t]: each indexing's backward writes a full-size gradient
+        embed_proj = self.obs_embed(embed).unbind(1)
         deters, stochs, stats = [], [], []
-        for t in range(steps):
-            state, action = self.reset_where(state, prev_action[:, t], is_first[:, t])
-            state = self.obs_step(state, action, embed_proj[:, t], generator)
-            deters.append(state["deter"])
-            stochs.append(state["stoch"])
-            stats.append(state["stats"])
+        with sequence_weight_grads(self):
+            for t in range(steps):
+                state, action = self.reset_where(state, prev_action[:, t], is_first[:, t])
+                state = self.obs_step(state, action, embed_proj[t], generator)
+                deters.append(state["deter"])
+                stochs.append(state["stoch"])
+                stats.append(state["stats"])
         post = {
             "deter": torch.stack(deters, 1),
             "stoch": torch.stack(stochs, 1),

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wmbench_core.learning.optim import fused_adam
 from wmbench_core.learning.replay import ReplayBuffer
 from wmbench_dreamer.actor_critic import ActorCritic
 from wmbench_dreamer.configs import DreamerConfig
@@ -46,14 +47,15 @@ class Trainer:
 
     def __init__(self, cfg: DreamerConfig, wm: WorldModel, ac: ActorCritic, device: torch.device | str) -> None:
         self.cfg, self.wm, self.ac, self.device = cfg, wm, ac, device
-        self.wm_opt = torch.optim.Adam(
-            wm.parameters(), lr=cfg.model_lr, eps=cfg.model_eps, weight_decay=cfg.weight_decay
+        adam = torch.optim.Adam
+        self.wm_opt = fused_adam(
+            adam, wm.parameters(), lr=cfg.model_lr, eps=cfg.model_eps, weight_decay=cfg.weight_decay
         )
-        self.actor_opt = torch.optim.Adam(
-            ac.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps, weight_decay=cfg.weight_decay
+        self.actor_opt = fused_adam(
+            adam, ac.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps, weight_decay=cfg.weight_decay
         )
-        self.critic_opt = torch.optim.Adam(
-            ac.critic.parameters(), lr=cfg.critic_lr, eps=cfg.ac_eps, weight_decay=cfg.weight_decay
+        self.critic_opt = fused_adam(
+            adam, ac.critic.parameters(), lr=cfg.critic_lr, eps=cfg.ac_eps, weight_decay=cfg.weight_decay
         )
         self.updates = 0
 
