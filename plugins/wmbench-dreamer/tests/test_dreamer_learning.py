@@ -20,7 +20,8 @@ Measured on the shared 2-core machine, one torch thread:
   16x16 frames and a 10x entropy bonus it stayed near random. With the inverse-CDF categorical
   sampler (2026-12-02; same distribution, another random stream): 0.78 (seed 0), 0.84 (seed 1),
   ~350 s per seed with two runs side by side. With imagination on class indices (same maths,
-  other rounding; 2026-12-03): 0.74 (seed 0), 0.94 (seed 1), ~455 s per seed side by side.
+  other rounding; 2026-12-03): 0.74 (seed 0), 0.94 (seed 1), ~455 s per seed side by side;
+  with the RSSM loop's weight gradients once per sequence (2026-12-03): 0.58 (seed 0), 0.90 (seed 1).
 * DreamerV2 tiny (LayerNorm in CNN/MLPs, 7,000 env steps = 6,500 updates): 0.96 (seed 0), ~920 s.
   With the inverse-CDF sampler (2026-12-02): 0.98 evaluated with the mode (the test's policy),
   0.96 with sampled actions, 869 s.
@@ -37,7 +38,7 @@ Measured on the shared 2-core machine, one torch thread:
   (1,153 s); seed 1 with the decay: 0.58 with the mode, 0.44 sampled (1,146 s). Like V3, it is
   judged on the mean of seeds 0 and 1 (0.46 here). After V1/V2's first decoder layer became a
   matrix product (same maths, other rounding): 0.04 (seed 0), 0.76 (seed 1), mean 0.40; V2 seed
-  0: 0.94 (2026-12-02); with imagination on class indices, V2 seed 0: 0.84 (2026-12-03).
+  0: 0.94 (2026-12-02); with imagination on class indices, V2 seed 0: 0.84 (2026-12-03); per-sequence weight gradients: 0.96.
 
 V3 and V2 run in CI's ``nox -s slow`` (two pytest-xdist workers that steal each other's pending
 tests). V1 (~40 min for its two seeds) carries the ``long`` marker and runs in ``nox -s long``:
