@@ -38,7 +38,8 @@ Measured on the shared 2-core machine, one torch thread:
   (1,153 s); seed 1 with the decay: 0.58 with the mode, 0.44 sampled (1,146 s). Like V3, it is
   judged on the mean of seeds 0 and 1 (0.46 here). After V1/V2's first decoder layer became a
   matrix product (same maths, other rounding): 0.04 (seed 0), 0.76 (seed 1), mean 0.40; V2 seed
-  0: 0.94 (2026-12-02); with imagination on class indices, V2 seed 0: 0.84 (2026-12-03); per-sequence weight gradients: 0.96.
+  0: 0.94 (2026-12-02); with imagination on class indices, V2 seed 0: 0.84 (2026-12-03);
+  with the per-sequence weight gradients: 0.96.
 
 V3 and V2 run in CI's ``nox -s slow`` (two pytest-xdist workers that steal each other's pending
 tests). V1 (~40 min for its two seeds) carries the ``long`` marker and runs in ``nox -s long``:
