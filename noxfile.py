@@ -44,10 +44,9 @@ def tests(session: nox.Session) -> None:
 def slow(session: nox.Session) -> None:
     """Slow tests CI runs: each agent's paper-size preset end to end on Atari through the CLI, and
     each passing learning test (a tiny preset beats the random agent on catch) except the ``long``
-    ones. Its critical path is IRIS's learning test (~29 min on one core); on 2026-12-02 the session
-    (8 tests) passed in 84 min with two other training jobs sharing the 2 cores (each test 2-4x its
-    solo time), i.e. roughly 35-45 min on an otherwise idle machine; CI measured 46 min for the whole
-    run. DIAMOND's learning test then became two seeds of ~10 min each on one core."""
+    ones. The tests run two at a time, longest first (``@pytest.mark.slow(minutes=...)``, ordered by
+    conftest.py): ~80 min of tests in all (DreamerV3 and IRIS learning ~20 min each, DreamerV2 ~13,
+    DIAMOND two seeds ~12 each, the Atari smoke runs ~5), so ~40-45 min on an idle 2-core machine."""
     install_all(session)
     # two workers (pytest-xdist): each learning test trains on one torch thread, so two run side by
     # side on a 2-core machine; WMBENCH_SLOW_WORKERS=0 runs them in this process

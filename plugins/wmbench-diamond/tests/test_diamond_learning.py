@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 # Measured (plugin README, "The tiny preset"): seeds 0-4 scored 0.98, 0.80, 1.00, 0.80, 0.98 with
 # 1020 actor-critic updates, 566-636 s of training each on one thread (two runs sharing the
 # machine's 2 cores).
+@pytest.mark.slow(minutes=12)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_tiny_preset_learns_catch(tmp_path, seed):
     """A uniformly random policy scores about -0.75 on catch (CATCH_RANDOM_RETURN), the optimum is
@@ -49,6 +50,7 @@ def test_tiny_preset_learns_catch(tmp_path, seed):
     assert (tmp_path / "losses.csv").is_file()
 
 
+@pytest.mark.slow(minutes=1.3)
 def test_atari100k_smoke_breakout_through_cli(tmp_path):
     """The paper-sized models on real Breakout frames: a few hundred env steps, a couple of
     updates per component (batches of 8), one evaluation episode, through ``wmbench run``."""

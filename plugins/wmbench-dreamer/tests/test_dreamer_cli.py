@@ -27,7 +27,7 @@ def test_cli_bad_set_key_is_one_line(tmp_path):
     assert res.returncode == 2 and "horizn" in text and "Traceback" not in text
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=0.7)
 def test_cli_dreamerv3_pong_smoke(tmp_path):
     res = _run([
         "run", "--agent", "dreamerv3", "--game", "Pong", "--train-steps", "300", "--episodes", "1",

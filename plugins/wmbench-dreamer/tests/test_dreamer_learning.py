@@ -85,6 +85,7 @@ def test_dreamerv1_learns_catch():
     assert np.mean(means) > THRESHOLD
 
 
+@pytest.mark.slow(minutes=20)
 def test_dreamerv3_learns_catch():
     results = [_learn(DreamerV3Agent, seed) for seed in (0, 1)]
     means = [mean for mean, _ in results]
@@ -93,6 +94,7 @@ def test_dreamerv3_learns_catch():
     assert np.mean(means) > THRESHOLD
 
 
+@pytest.mark.slow(minutes=13)
 def test_dreamerv2_learns_catch():
     mean, seconds = _learn(DreamerV2Agent)
     print(f"dreamerv2 tiny catch: mean return {mean:.2f} (random {CATCH_RANDOM_RETURN}) in {seconds:.0f} s")

@@ -20,6 +20,7 @@ from wmbench_core.testing import one_thread_env
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.slow(minutes=19)
 def test_tiny_iris_learns_catch(tmp_path):
     """The `tiny` preset, trained for its default budget, must clearly beat a random policy.
 
@@ -54,6 +55,7 @@ def test_tiny_iris_learns_catch(tmp_path):
     assert (tmp_path / "losses.csv").is_file()
 
 
+@pytest.mark.slow(minutes=2.5)
 def test_atari100k_smoke_pong_through_cli(tmp_path):
     """Paper-size models end to end on Pong through `wmbench run`: a few hundred env steps,
     one short epoch of every component, one evaluation episode."""
