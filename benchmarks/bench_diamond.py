@@ -3,6 +3,8 @@
     python benchmarks/bench_diamond.py                   # both allocator settings, 2 threads
     python benchmarks/bench_diamond.py --allocator tuned --timed 3 --out bench.json
     python benchmarks/bench_diamond.py --peer-driver benchmarks/peers/diamond_driver.py  # side by side
+    python benchmarks/bench_diamond.py --allocator tuned --only imagined_frame_batch --rounds 2 \
+        --peer-driver benchmarks/peers/diamond_driver.py           # ours, ref, ref, ours: pooled
     python benchmarks/bench_diamond.py --set sampler.bf16=true       # opt-in bf16 imagination
 
 Same protocol as shared/research/peer-timings.md §1 (the reference eloialonso/diamond@5bcd159
@@ -13,7 +15,9 @@ allocator settings are run in separate processes: ``default`` (glibc as shipped;
 ``tune_malloc`` disabled) and ``tuned`` (``wmbench_core.learning.allocator.MALLOC_ENV``).
 
 With ``--peer-driver DRIVER.py`` the reference is timed in the same run, under the same
-allocator setting and thread count, right after ours (``benchmarks/peers/diamond_driver.py``
+allocator setting and thread count, right after ours; ``--rounds 2`` times ours, the reference,
+the reference, ours (each in a fresh process) and pools the timings, so that a host getting
+slower or faster during the run does not favour either side (``benchmarks/peers/diamond_driver.py``
 imports the unmodified reference modules, peer-timings.md §1; its docstring says how to set
 the reference up — none of its code is in this repository; it prints one
 JSON line of {item: {"median": s, ...}} and takes ``threads warmup timed [items...]``). Items
@@ -73,7 +77,8 @@ def run_child(args: argparse.Namespace) -> dict:
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
-        return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": f"{warmup}+{timed}"}
+        return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": f"{warmup}+{timed}",
+                "times": times}
 
     def frame_batch() -> None:
         obs, act = tr.sample_contexts(32)
@@ -95,6 +100,37 @@ def run_child(args: argparse.Namespace) -> dict:
     return out
 
 
+def _time_ours(args: argparse.Namespace, env: dict[str, str], setting: str) -> dict:
+    cmd = [sys.executable, __file__, "--child"] + [a for a in sys.argv[1:] if a != "--child"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    sys.stderr.write(proc.stderr[-4000:])
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark child ({setting}) failed with exit code {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _time_peer(args: argparse.Namespace, env: dict[str, str]) -> dict | None:
+    counts = {"imagined_frame_batch": (args.warmup, args.timed_frames), "denoiser": (args.warmup, args.timed),
+              "rew_end": (args.warmup, args.timed), "actor_critic": (args.warmup_ac, args.timed_ac)}
+    items = [f"{i}:{w}:{n}" for i, (w, n) in counts.items() if not args.only or i in args.only]
+    if not items:
+        return None
+    pcmd = [sys.executable, args.peer_driver, str(args.threads), str(args.warmup), str(args.timed), *items]
+    proc = subprocess.run(pcmd, env=env, capture_output=True, text=True, check=False)
+    sys.stderr.write(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+
+
+def _pooled(runs: list[dict]) -> dict:
+    """{item: timing} of several runs -> one {item: timing} over all their timed repetitions."""
+    pooled: dict = {}
+    for name in runs[0]:
+        times = [t for run in runs for t in run[name].get("times", [run[name]["median"]])]
+        pooled[name] = {"median": statistics.median(times), "min": min(times), "max": max(times),
+                        "n": " + ".join(str(run[name]["n"]) for run in runs), "times": times}
+    return pooled
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--allocator", choices=["default", "tuned", "both"], default="both")
@@ -110,6 +146,8 @@ def main() -> None:
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--set", nargs="*", default=[], help="agent config overrides for ours, e.g. sampler.bf16=true")
     p.add_argument("--peer-driver", default=None, help="time the reference with this driver in the same run")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="with --peer-driver: rounds of ours/reference, alternating which goes first (2 = ABBA)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -127,22 +165,19 @@ def main() -> None:
             env.update(MALLOC_ENV)
         else:
             env["WMBENCH_NO_MALLOC_TUNING"] = "1"
-        cmd = [sys.executable, __file__, "--child"] + [a for a in sys.argv[1:] if a != "--child"]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        sys.stderr.write(proc.stderr[-4000:])
-        if proc.returncode != 0:
-            raise SystemExit(f"benchmark child ({setting}) failed with exit code {proc.returncode}")
-        results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
-        if args.peer_driver:
-            counts = {"imagined_frame_batch": (args.warmup, args.timed_frames), "denoiser": (args.warmup, args.timed),
-                      "rew_end": (args.warmup, args.timed), "actor_critic": (args.warmup_ac, args.timed_ac)}
-            items = [f"{i}:{w}:{n}" for i, (w, n) in counts.items() if not args.only or i in args.only]
-            if items:
-                pcmd = [sys.executable, args.peer_driver, str(args.threads), str(args.warmup), str(args.timed), *items]
-                proc = subprocess.run(pcmd, env=env, capture_output=True, text=True, check=False)
-                sys.stderr.write(proc.stderr[-2000:])
-                if proc.returncode == 0:
-                    peer[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+        ours_runs, peer_runs = [], []
+        for r in range(max(1, args.rounds) if args.peer_driver else 1):
+            order = ["ours", "peer"] if r % 2 == 0 else ["peer", "ours"]
+            for side in order:
+                if side == "ours":
+                    ours_runs.append(_time_ours(args, env, setting))
+                elif args.peer_driver:
+                    run = _time_peer(args, env)
+                    if run:
+                        peer_runs.append(run)
+        results[setting] = {**ours_runs[0], "timings": _pooled([run["timings"] for run in ours_runs])}
+        if peer_runs:
+            peer[setting] = _pooled(peer_runs)
 
     print(f"\nDIAMOND atari100k, Breakout (4 actions), {args.threads} threads; seconds (median)")
     print(f"{'item':24s} {'allocator':9s} {'ours':>9s} {'reference':>10s} {'ref/ours':>9s}  reference from")
