@@ -29,10 +29,14 @@ def list_agents(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="wmbench agents")
-    for col in ("agent", "plugin", "presets", "summary", "paper"):
-        table.add_column(col, overflow="fold")
+    # names stay whole on a narrow terminal; the prose columns wrap
+    for col in ("agent", "plugin", "presets"):
+        table.add_column(col, no_wrap=True)
+    for col in ("summary", "paper"):
+        table.add_column(col, overflow="fold", ratio=1)
     for r in rows:
-        table.add_row(r["name"], f"{r['plugin']} {r['version']}", ", ".join(r["presets"]), r["summary"], r["paper"])
+        plugin = f"{r['plugin']}\n{r['version']}"
+        table.add_row(r["name"], plugin, "\n".join(r["presets"]), r["summary"], r["paper"])
     Console().print(table)
     if registry.failures:
         Console(stderr=True).print(
