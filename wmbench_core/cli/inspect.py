@@ -63,10 +63,11 @@ def plugins(as_json: bool) -> None:
         return
     console = Console()
     table = Table(title="wmbench plugins")
-    for col in ("name", "distribution", "entry point", "hooks"):
-        table.add_column(col, overflow="fold")
+    for col in ("name", "distribution", "entry point"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("hooks", overflow="fold")
     for p in data["plugins"]:
-        table.add_row(p["name"], f"{p['distribution']} {p['version']}", p["entry_point"], ", ".join(p["hooks"]))
+        table.add_row(p["name"], f"{p['distribution']}\n{p['version']}", p["entry_point"], "\n".join(p["hooks"]))
     console.print(table)
     for f in data["failed"]:
         console.print(f"[red]failed[/red] {f['name']} ({f['distribution']}): {f['error']}")
