@@ -3,8 +3,8 @@
 A slow test may state its expected duration on one core, ``@pytest.mark.slow(minutes=20)``.
 CI runs the slow tests on two pytest-xdist workers (``nox -s slow``), which take tests in
 collection order; starting the longest first keeps the session near half of the summed test time
-instead of leaving a 20-minute test to start last (2026-12-03: 52 min with IRIS's learning test
-started last, for 80 min of tests in all).
+instead of leaving a 20-minute test to start last. Measured on a clean clone (2026-12-03, 80 min of
+tests in all): 52 min with IRIS's learning test started last, 42 min longest first.
 """
 
 from __future__ import annotations
