@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/test_slow_test_order.py runs pytest on a small test file
+
 
 def _expected_minutes(item: pytest.Item) -> float:
     mark = item.get_closest_marker("slow")
