@@ -7,17 +7,22 @@ update and five heads read them (actor, critic, slow critic, reward, continue), 
 prior's input layer [z, a] at every imagined step: done densely, that was ~15% of an update.
 
 Used only where no gradient flows into z (imagined states with REINFORCE, V2/V3); weights still
-get their gradients (the gather's backward is a scatter). Same maths as the dense product, summed
+get their gradients. The gradient of a gathered column is the sum of the output gradients of the
+rows that picked it: itself a gather (rows sorted by column, one bag per column), which on 2 CPU
+cores took ~0.07 s against ~0.14 s for ``embedding_bag``'s own scatter backward (16384 rows, one
+critic pass; the actor makes 15 smaller ones per update). Same maths as the dense product, summed
 in another order: results agree to float rounding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd import Function
 
 
 @dataclass(frozen=True)
@@ -68,12 +73,35 @@ class OneHotInput:
     def linear(self, layer: nn.Linear) -> torch.Tensor:
         """``layer(self.to_dense())`` without building the one-hot part."""
         lead = self.columns.shape[:-1]
-        # rows of the embedding table must be contiguous: gathering strided rows is ~10x slower
-        table = layer.weight[:, : self.width].t().contiguous()
-        out = F.embedding_bag(self.columns.reshape(-1, self.columns.shape[-1]), table, mode="sum")
+        out = _GatherColumns.apply(self.columns.reshape(-1, self.columns.shape[-1]), layer.weight, self.width)
         if self.dense is not None:
             dense = self.dense.reshape(-1, self.dense.shape[-1])
             out = torch.addmm(out, dense, layer.weight[:, self.width :].t())
         if layer.bias is not None:
             out = out + layer.bias
         return out.reshape(*lead, -1)
+
+
+class _GatherColumns(Function):
+    """``out[n] = sum_g weight[:, columns[n, g]]`` for the first ``width`` columns of ``weight``;
+    the gradient goes to those columns only (the dense part is the caller's ``addmm``)."""
+
+    @staticmethod
+    def forward(ctx: Any, columns: torch.Tensor, weight: torch.Tensor, width: int) -> torch.Tensor:
+        ctx.save_for_backward(columns)
+        ctx.weight_shape = weight.shape
+        # rows of the embedding table must be contiguous: gathering strided rows is ~10x slower
+        table = weight[:, :width].t().contiguous()
+        return F.embedding_bag(columns, table, mode="sum")
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:
+        (columns,) = ctx.saved_tensors
+        in_features = ctx.weight_shape[1]
+        flat = columns.reshape(-1)
+        rows_by_column = torch.argsort(flat) // columns.shape[-1]  # the row of each pick, by column
+        counts = torch.bincount(flat, minlength=in_features)
+        offsets = torch.cumsum(counts, 0) - counts  # where each column's bag starts
+        # (in_features, out): columns never picked (and the dense part's) get empty bags, i.e. 0
+        column_grads = F.embedding_bag(rows_by_column, grad.contiguous(), offsets, mode="sum")
+        return None, column_grads.t(), None
