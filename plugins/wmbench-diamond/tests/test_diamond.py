@@ -14,6 +14,7 @@ from wmbench_diamond.data import DiamondDataset, recency_weighted_steps
 from wmbench_diamond.denoiser import Denoiser, edm_conditioners, quantize
 from wmbench_diamond.sampler import DiffusionSampler, karras_sigmas
 from wmbench_diamond.trainer import DiamondModels
+from wmbench_diamond.unet import to_layout
 
 from wmbench_core.agent import CheckpointError, ConfigError
 from wmbench_core.envs import make_env_spec
@@ -312,12 +313,21 @@ def test_channels_last_layout_changes_no_values():
         past = torch.randn(2, 4, 3, 8, 8, generator=g)
         act = torch.randint(0, 3, (2, 4), generator=g)
         cs = m.denoiser.conditioners(torch.tensor([0.5, 2.0]))
-        den = m.denoiser.model_output(x, past, act, cs)  # before quantisation
-        lr, le, _ = m.rew_end(past[:, :2], act[:, :2], past[:, 1:3])
-        logits, value, _ = m.actor_critic(x, m.actor_critic.initial_state(2))
+        with torch.no_grad():  # the NHWC layout applies to inference passes only
+            den = m.denoiser.model_output(x, past, act, cs)  # before quantisation
+            lr, le, _ = m.rew_end(past[:, :2], act[:, :2], past[:, 1:3])
+            logits, value, _ = m.actor_critic(x, m.actor_critic.initial_state(2))
         outs.append((den, lr, le, logits, value))
     for a, b in zip(*outs):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_channels_last_layout_is_for_inference_passes_only():
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert to_layout(x, True).is_contiguous(memory_format=torch.channels_last)
+        assert to_layout(x, False).is_contiguous()
+    assert to_layout(x, True).is_contiguous()  # training passes stay NCHW
 
 
 def test_actor_critic_can_have_its_own_updates_per_epoch():

@@ -105,7 +105,7 @@ class TrainingConfig:
     collect_epsilon: float = 0.01  # code: collection.train.epsilon
     done_on_life_loss: bool = True  # code: env.train.done_on_life_loss
     num_threads: int = 0  # not in the paper: torch intra-op threads (0 = torch's default)
-    channels_last: bool = True  # not in the paper: NHWC conv layout, same maths, faster on CPU
+    channels_last: bool = True  # not in the paper: NHWC activations of inference passes, faster on CPU
     gif_steps: int = 20  # not in the paper: imagined clip saved next to results (0 = none)
 
 

@@ -56,8 +56,7 @@ class DiamondModels(nn.Module):
         self.denoiser = Denoiser(cfg.denoiser, num_actions)
         self.rew_end = RewEndModel(cfg.rew_end, num_actions, cfg.image_size)
         self.actor_critic = ActorCritic(cfg.actor_critic, num_actions, cfg.image_size)
-        if cfg.training.channels_last:
-            self.to(memory_format=torch.channels_last)
+        if cfg.training.channels_last:  # inference passes only (unet.to_layout)
             for m in (self.denoiser.inner_model, self.rew_end, self.actor_critic):
                 m.channels_last = True
 
