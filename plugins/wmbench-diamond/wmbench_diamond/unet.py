@@ -29,8 +29,9 @@ def group_norm(channels: int) -> nn.GroupNorm:
 def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """NHWC memory layout for the convs of an inference pass when asked (values and shapes are
     unchanged; the weights stay NCHW). Passes that record a graph for training stay NCHW: on
-    the 2-core AVX2 CPUs this was measured on, oneDNN's NHWC backward was slower (denoiser update
-    15.1 -> 14.1 s in NCHW) while NHWC inference was faster (imagined frames 5.6 -> 5.0 s)."""
+    the 2-core AVX2 CPU this was measured on, oneDNN's NHWC backward was slower (denoiser update
+    15.1 s NHWC, 14.1 s NCHW) while NHWC inference was faster (imagined frames 5.6 s NCHW, 5.0 s
+    NHWC)."""
     if channels_last and not torch.is_grad_enabled():
         return x.contiguous(memory_format=torch.channels_last)
     return x
