@@ -195,3 +195,35 @@ def test_fused_adam_takes_the_same_steps_as_the_default_one(cls):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     moved = [not torch.allclose(p, s) for p, s in zip(fused, start)]
     assert all(moved)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_nearest_upsample_conv_equals_interpolate_then_conv(channels_last):
+    """The transposed-convolution form computes the reference's pair of ops: same values and the
+    same gradients for the input, weight and bias, on a non-square map, both memory layouts."""
+    import torch.nn.functional as F
+
+    from wmbench_core.learning.upsample import NearestUpsampleConv, upsample_conv_kernel
+
+    torch.manual_seed(0)
+    up = NearestUpsampleConv(5, 7)
+    assert set(up.state_dict()) == {"conv.weight", "conv.bias"}  # the reference's names
+    x = torch.randn(3, 5, 6, 9)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    want = F.conv2d(F.interpolate(x1, scale_factor=2.0, mode="nearest"), up.conv.weight, up.conv.bias, padding=1)
+    got = up(x2)
+    assert got.shape == want.shape == (3, 7, 12, 18)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(want)
+    grads_want = torch.autograd.grad(want, (x1, up.conv.weight, up.conv.bias), g)
+    grads_got = torch.autograd.grad(got, (x2, up.conv.weight, up.conv.bias), g)
+    for a, b in zip(grads_got, grads_want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    # the 4-tap kernel, by hand on one axis pair: K[1][1] = W1+W2 rows x W1+W2 columns
+    w = up.conv.weight.detach()
+    k = upsample_conv_kernel(w)
+    assert k.shape == (5, 7, 4, 4)
+    torch.testing.assert_close(k[:, :, 1, 1], w[:, :, 1:, 1:].sum((-1, -2)).T)
+    torch.testing.assert_close(k[:, :, 3, 0], w[:, :, 0, 2].T)

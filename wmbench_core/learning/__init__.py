@@ -9,4 +9,5 @@
 * :mod:`.config` — dataclass configs with presets and ``--set`` overrides
 * :mod:`.allocator` — the glibc malloc settings that make large CPU updates fast here
 * :mod:`.optim` — Adam/AdamW with PyTorch's fused kernel where the device has one
+* :mod:`.upsample` — nearest 2x upsampling + 3x3 convolution as one transposed convolution (U-Nets, VQGAN)
 """

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wmbench_core.learning.upsample import NearestUpsampleConv
+
 GROUP_SIZE = 32  # channels per GroupNorm group
 GN_EPS = 1e-5
 
@@ -138,15 +140,6 @@ class Downsample(nn.Module):
         return self.conv(x)
 
 
-class Upsample(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = conv3x3(channels, channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
 class UNet(nn.Module):
     """U-Net of conditioned ResBlocks: ``len(channels)`` levels, each halving the resolution
     after the first; going up, every ResBlock eats one skip (level input + each block output),
@@ -175,7 +168,7 @@ class UNet(nn.Module):
         c = channels[-1]
         self.mid_blocks = ResBlocks([c, c], [c, c], cond_channels, attn=True)
         self.downsamples = nn.ModuleList([nn.Identity()] + [Downsample(c) for c in channels[:-1]])
-        self.upsamples = nn.ModuleList([nn.Identity()] + [Upsample(c) for c in reversed(channels[:-1])])
+        self.upsamples = nn.ModuleList([nn.Identity()] + [NearestUpsampleConv(c) for c in reversed(channels[:-1])])
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

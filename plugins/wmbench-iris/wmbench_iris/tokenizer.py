@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wmbench_core.learning.replay import area_resize
+from wmbench_core.learning.upsample import NearestUpsampleConv
 from wmbench_iris.configs import TokenizerConfig
 
 
@@ -62,15 +63,6 @@ class Downsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.pad(x, (0, 1, 0, 1)))  # pad right/bottom only (taming)
-
-
-class Upsample(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
 class Encoder(nn.Module):
@@ -127,7 +119,7 @@ class Decoder(nn.Module):
                 if res in cfg.attn_resolutions:
                     layers.append(SpatialSelfAttention(cin, g))
             if level != 0:
-                layers.append(Upsample(cin))
+                layers.append(NearestUpsampleConv(cin))
                 res *= 2
         self.up = nn.Sequential(*layers)
         self.norm_out = _norm(cin, g)
