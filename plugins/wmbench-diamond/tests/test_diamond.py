@@ -14,7 +14,7 @@ from wmbench_diamond.data import DiamondDataset, recency_weighted_steps
 from wmbench_diamond.denoiser import Denoiser, edm_conditioners, quantize
 from wmbench_diamond.sampler import DiffusionSampler, karras_sigmas
 from wmbench_diamond.trainer import DiamondModels
-from wmbench_diamond.unet import to_layout
+from wmbench_diamond.unet import AdaGroupNorm, to_layout
 
 from wmbench_core.agent import CheckpointError, ConfigError
 from wmbench_core.envs import make_env_spec
@@ -328,6 +328,28 @@ def test_channels_last_layout_is_for_inference_passes_only():
         assert to_layout(x, True).is_contiguous(memory_format=torch.channels_last)
         assert to_layout(x, False).is_contiguous()
     assert to_layout(x, True).is_contiguous()  # training passes stay NCHW
+
+
+def test_adaptive_group_norm_is_the_same_in_both_layouts_with_gradients():
+    """AdaGN: NCHW input goes through one group_norm with per-sample affine, NHWC through
+    group_norm then scale/shift: both are GroupNorm(x) * (1 + scale) + shift, gradients included."""
+    torch.manual_seed(0)
+    norm = AdaGroupNorm(64, 16)
+    x = torch.randn(3, 64, 5, 6)
+    cond = torch.randn(3, 16)
+
+    def formula(x: torch.Tensor) -> torch.Tensor:
+        scale, shift = norm.linear(cond)[:, :, None, None].chunk(2, dim=1)
+        return torch.nn.functional.group_norm(x, 2, eps=1e-5) * (1 + scale) + shift
+
+    g = torch.randn(3, 64, 5, 6)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xs = [x.clone().contiguous(memory_format=layout).requires_grad_() for _ in range(2)]
+        got, want = norm(xs[0], cond), formula(xs[1])
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        params = list(norm.linear.parameters())
+        for a, b in zip(torch.autograd.grad(got, [xs[0], *params], g), torch.autograd.grad(want, [xs[1], *params], g)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_actor_critic_can_have_its_own_updates_per_epoch():
