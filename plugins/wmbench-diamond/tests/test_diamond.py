@@ -10,7 +10,7 @@ import torch
 from wmbench_diamond.actor_critic import actor_critic_loss
 from wmbench_diamond.agent import DiamondAgent
 from wmbench_diamond.configs import ActorCriticConfig, DenoiserConfig, SamplerConfig, make_config
-from wmbench_diamond.data import DiamondDataset, recency_weighted_steps
+from wmbench_diamond.data import DiamondDataset, recency_weighted_episodes
 from wmbench_diamond.denoiser import Denoiser, edm_conditioners, quantize
 from wmbench_diamond.sampler import DiffusionSampler, karras_sigmas
 from wmbench_diamond.trainer import DiamondModels
@@ -104,13 +104,17 @@ def test_denoising_a_clean_frame_at_tiny_sigma_returns_it():
 
 
 def test_denoiser_starts_as_skip_connection_and_loss_trains():
+    """The output conv starts with zero weights and its default bias (reference inner_model.py),
+    so D(x) = c_skip x + c_out b at initialisation, whatever the input."""
     cfg = DenoiserConfig(channels=(8, 8), depths=(1, 1), attn_depths=(0, 0), cond_channels=8)
     d = Denoiser(cfg, 3)
     x = torch.randn(2, 3, 8, 8)
     sigma = torch.tensor([1.0, 0.1])
     cs = d.conditioners(sigma)
     out = d.denoise(x, sigma, torch.zeros(2, 4, 3, 8, 8), torch.zeros(2, 4, dtype=torch.long))
-    assert torch.allclose(out, quantize(cs.c_skip * x))  # zero-initialised output conv
+    bias = d.inner_model.conv_out.bias[None, :, None, None]
+    assert bias.abs().sum() > 0
+    assert torch.allclose(out, quantize(cs.c_skip * x + cs.c_out * bias))
     obs = torch.rand(4, 6, 3, 8, 8) * 2 - 1
     mask = torch.ones(4, 6, dtype=torch.bool)
     loss = d.compute_loss(obs, torch.zeros(4, 6, dtype=torch.long), mask, torch.Generator().manual_seed(0))
@@ -122,19 +126,35 @@ def test_denoiser_starts_as_skip_connection_and_loss_trains():
 def test_recency_weighted_sampler_proportions():
     rng = np.random.default_rng(0)
     lens = np.array([10, 50, 10, 50, 10, 50, 5, 100])  # 8 episodes -> quarters of 2
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    steps = recency_weighted_steps(starts, lens, 200_000, rng)
-    ep = np.searchsorted(starts, steps, side="right") - 1
+    ep = recency_weighted_episodes(lens, 200_000, rng)
     frac = np.bincount(ep, minlength=8) / len(ep)
     # 70% on the newest quarter, 10% on each other, episodes uniform within a quarter
-    assert frac.reshape(4, 2).sum(1) == pytest.approx([0.1, 0.1, 0.1, 0.7], abs=0.005)
     assert frac == pytest.approx([0.05] * 6 + [0.35, 0.35], abs=0.005)
-    # steps uniform inside an episode
-    within = steps[ep == 7] - starts[7]
-    assert np.bincount(within, minlength=100).std() / (len(within) / 100) < 0.1
+    # 10 episodes: groups of 2, 2, 2 and 4 (the newest takes the remainder, as the reference)
+    ep = recency_weighted_episodes(np.full(10, 7), 200_000, rng)
+    assert np.bincount(ep, minlength=10) / len(ep) == pytest.approx([0.05] * 6 + [0.175] * 4, abs=0.005)
     # fewer episodes than groups: proportional to length (uniform over steps)
-    steps = recency_weighted_steps(starts[:2], lens[:2], 60_000, rng)
-    assert (steps < 10).mean() == pytest.approx(10 / 60, abs=0.01)
+    ep = recency_weighted_episodes(lens[:2], 60_000, rng)
+    assert (ep == 0).mean() == pytest.approx(10 / 60, abs=0.01)
+
+
+def test_windows_are_placed_around_a_uniform_step_as_the_reference():
+    """One episode of 100 steps, windows of 5 around a uniform step t (reference BatchSampler):
+    denoiser/imagination windows end at min(99, t + U[0, 5)), reward/termination windows start at
+    t - U[0, 5). Both start before the episode in 2% of draws; only the latter run past its end
+    (2%), and the former end exactly at its last step 3% of the time."""
+    ds = DiamondDataset(128, (8, 8, 3), 8)
+    for t in range(100):
+        ds.add(np.zeros((8, 8, 3), np.uint8), 0, 0.0, False, False, t == 0)
+    rng, n = np.random.default_rng(0), 400_000
+    first, owner = ds.sample_windows(n, 5, rng, (0.1, 0.1, 0.1, 0.7))
+    last = first + 4
+    assert owner.min() >= 0 and owner.max() <= 99
+    assert last.max() == 99 and (last == 99).mean() == pytest.approx(0.03, abs=0.002)
+    assert (first < 0).mean() == pytest.approx(0.02, abs=0.002)
+    first, _ = ds.sample_windows(n, 5, rng, (0.1, 0.1, 0.1, 0.7), pad_end=True)
+    assert (first < 0).mean() == pytest.approx(0.02, abs=0.002)
+    assert (first + 4 > 99).mean() == pytest.approx(0.02, abs=0.002) and first.max() == 99
 
 
 def test_segments_pad_mask_and_final_observation():
@@ -179,6 +199,39 @@ def test_lambda_returns_in_actor_critic_loss():
 
 
 # -- models and agent ----------------------------------------------------------------------------
+def test_attention_adds_its_output_to_the_normalised_input():
+    """Reference models/blocks.py: x = norm(x); return x + out(attention(x)). The output projection
+    starts at zero, so a fresh block is its GroupNorm; a trained one adds attention to it."""
+    from wmbench_diamond.unet import SelfAttention2d
+
+    attn = SelfAttention2d(16)
+    x = torch.randn(2, 16, 4, 4) * 3 + 1
+    torch.testing.assert_close(attn(x), attn.norm(x))
+    torch.nn.init.normal_(attn.out.weight)
+    assert not torch.allclose(attn(x), attn.norm(x))
+
+
+def test_lstm_init_and_warmup_follow_the_reference():
+    """utils.init_lstm: one orthogonal init of the whole (4h, h) recurrent matrix, forget-gate bias
+    1; utils.get_lr_sched: update s runs at lr * s / warmup (0 for the first)."""
+    from wmbench_diamond.trainer import make_optimizer, warmup_scheduler
+
+    cfg, _ = make_config("atari100k")
+    lstm = DiamondModels(cfg, num_actions=4).rew_end.lstm
+    w = lstm.weight_hh_l0.detach()
+    torch.testing.assert_close(w.T @ w, torch.eye(w.shape[1]), atol=1e-4, rtol=0)
+    h = w.shape[1]
+    assert torch.all(lstm.bias_ih_l0[h : 2 * h] == 1) and lstm.bias_ih_l0.abs().sum() == h
+    opt = make_optimizer(torch.nn.Linear(2, 2), 1e-4, 0.0, 1e-8)
+    sched = warmup_scheduler(opt, 100)
+    lrs = []
+    for _ in range(102):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == 0 and lrs[50] == pytest.approx(0.5e-4) and lrs[100] == lrs[101] == pytest.approx(1e-4)
+
+
 def test_paper_parameter_counts():
     cfg, _ = make_config("atari100k")
     models = DiamondModels(cfg, num_actions=4)
@@ -223,7 +276,10 @@ def test_train_checkpoint_resume_and_determinism(tmp_path):
     a = catch_agent(tmp_path / "a")
     summary = a.train(80)
     assert summary["env_steps"] == 80 and a.env_steps_trained == 80
-    assert summary["updates"] == {"denoiser": 2 + 3, "rew_end": 2 + 3, "actor_critic": 1 + 3}
+    # 40 initial steps; epoch 1 collects 20 then trains the first-epoch counts, epoch 2 collects
+    # the last 20, epoch 3 is the final one (reference schedule)
+    assert summary["updates"] == {"denoiser": 2 + 2, "rew_end": 2 + 2, "actor_critic": 1 + 2}
+    assert a.trainer.epoch == 3
     assert (tmp_path / "a" / "losses.csv").read_text().startswith("env_step,wall_time,epoch")
     assert any(p.name.startswith("imagined_rollout") for p in (tmp_path / "a").iterdir())
     assert a.describe()["hyperparameters"]["image_size"] == 8
@@ -241,7 +297,7 @@ def test_train_checkpoint_resume_and_determinism(tmp_path):
     assert len(c.trainer.dataset) == 80 and c.trainer.dataset.final_obs.keys() == a.trainer.dataset.final_obs.keys()
     assert c.trainer.optimizers["denoiser"].state_dict()["state"].keys()
     c.train(100)  # resumes: one more collecting epoch (the final epochs were already done)
-    assert c.env_steps_trained == 100 and c.trainer.num_updates["denoiser"] == 5 + 1
+    assert c.env_steps_trained == 100 and c.trainer.num_updates["denoiser"] == 4 + 1
 
     with pytest.raises(CheckpointError, match="different config"):
         catch_agent(**{"actor_critic.gamma": 0.9}).load_checkpoint(ckpt)

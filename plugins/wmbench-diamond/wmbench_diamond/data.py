@@ -4,9 +4,10 @@
   (a life, in Atari training) that ended keeps the frame that followed its last step
   (``final_obs``), which the reward/termination model needs to see the terminal transition.
 * Sampling is recency weighted like the reference code: episodes are split by index into
-  ``len(weights)`` chronological groups (default 4 quarters, weights 0.1/0.1/0.1/0.7), an episode
-  is uniform within its group, a step uniform within its episode; with fewer episodes than
-  groups, steps are uniform (length-proportional episodes).
+  ``len(weights)`` chronological groups (default 4 quarters, weights 0.1/0.1/0.1/0.7; the newest
+  group takes the remainder), an episode is uniform within its group, a step uniform within its
+  episode, and the window is placed around that step as the reference's ``BatchSampler`` does;
+  with fewer episodes than groups, steps are uniform (length-proportional episodes).
 * Windows come from ``ReplayBuffer.sample_segments``; steps outside the episode are padding:
   zero frames (mid-grey in [-1, 1]), action 0, ``mask`` False, as in the reference.
 """
@@ -22,28 +23,22 @@ import torch.nn.functional as F
 from wmbench_core.learning.replay import ReplayBuffer, frames_to_tensor
 
 
-def recency_weighted_steps(
-    ep_starts: np.ndarray,
-    ep_lens: np.ndarray,
-    n: int,
-    rng: np.random.Generator,
-    weights: tuple[float, ...] = (0.1, 0.1, 0.1, 0.7),
-    extra: np.ndarray | None = None,
+def recency_weighted_episodes(
+    lens: np.ndarray, n: int, rng: np.random.Generator, weights: tuple[float, ...] = (0.1, 0.1, 0.1, 0.7)
 ) -> np.ndarray:
-    """``n`` chronological step positions. ``extra`` (0/1 per episode) lets a step one past the
-    episode's end be drawn (its final observation)."""
-    lens = ep_lens + (0 if extra is None else extra)
-    num_eps = len(ep_starts)
-    if num_eps < len(weights):
-        ep = rng.choice(num_eps, size=n, p=lens / lens.sum())
-    else:
-        groups = np.array_split(np.arange(num_eps), len(weights))
-        first = np.array([g[0] for g in groups])
-        sizes = np.array([len(g) for g in groups])
-        w = np.asarray(weights, dtype=np.float64)
-        g = rng.choice(len(weights), size=n, p=w / w.sum())
-        ep = first[g] + np.floor(rng.random(n) * sizes[g]).astype(np.int64)
-    return ep_starts[ep] + np.floor(rng.random(n) * lens[ep]).astype(np.int64)
+    """``n`` episode indices (chronological). Reference ``BatchSampler``: the episodes form
+    ``len(weights)`` groups by index, each of ``num_eps // len(weights)`` except the newest, which
+    also takes the remainder; a group is drawn with its weight, an episode uniformly inside it.
+    With fewer episodes than groups, episodes are drawn in proportion to their length."""
+    num_eps, k = len(lens), len(weights)
+    if num_eps < k:
+        return rng.choice(num_eps, size=n, p=lens / lens.sum())
+    sizes = np.full(k, num_eps // k)
+    sizes[-1] += num_eps % k
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    w = np.asarray(weights, dtype=np.float64)
+    g = rng.choice(k, size=n, p=w / w.sum())
+    return first[g] + np.floor(rng.random(n) * sizes[g]).astype(np.int64)
 
 
 class DiamondDataset:
@@ -92,15 +87,25 @@ class DiamondDataset:
             extra = np.array([int(r) in self.final_obs for r in last], dtype=np.int64)
         return starts, lens, extra
 
-    def sample_steps(
-        self, n: int, rng: np.random.Generator, weights: tuple[float, ...], with_final: bool = False
+    def sample_windows(
+        self, n: int, length: int, rng: np.random.Generator, weights: tuple[float, ...],
+        pad_end: bool = False, with_final: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(step positions, the episode each belongs to, as a position inside that episode)."""
+        """``n`` windows of ``length`` steps as (first positions, a step of the episode each
+        belongs to), for :meth:`segments`. As the reference ``BatchSampler``: a recency-weighted
+        episode, a step t uniform in it, and a window holding t that starts ``U[0, length)``
+        steps before t (``pad_end``: padding on either side; the reward/termination model) or
+        ends ``U[0, length)`` steps after t but not past the episode's last step (padding on the
+        left only; denoiser and imagination contexts). ``with_final``: an ended episode's final
+        observation counts as one more step."""
         starts, lens, extra = self._spans(with_final)
-        steps = recency_weighted_steps(starts, lens, n, rng, weights, extra)
-        which = np.searchsorted(starts, steps, side="right") - 1
-        owner = np.minimum(steps, starts[which] + lens[which] - 1)
-        return steps, owner
+        span = lens + (0 if extra is None else extra)
+        ep = recency_weighted_episodes(span, n, rng, weights)
+        t = np.floor(rng.random(n) * span[ep]).astype(np.int64)
+        shift = rng.integers(0, length, size=n)
+        first = t - shift if pad_end else np.minimum(span[ep] - 1, t + shift) - (length - 1)
+        owner = starts[ep] + np.minimum(t, lens[ep] - 1)
+        return starts[ep] + first, owner
 
     def segments(
         self, starts: np.ndarray, length: int, episode_of: np.ndarray | None, rng: np.random.Generator,

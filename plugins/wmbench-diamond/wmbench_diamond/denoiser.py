@@ -63,8 +63,7 @@ class InnerModel(nn.Module):
         self.unet = UNet(cond, cfg.depths, cfg.channels, cfg.attn_depths)
         self.norm_out = group_norm(cfg.channels[0])
         self.conv_out = conv3x3(cfg.channels[0], img_channels)
-        nn.init.zeros_(self.conv_out.weight)  # D starts as c_skip·x
-        nn.init.zeros_(self.conv_out.bias)
+        nn.init.zeros_(self.conv_out.weight)  # reference: weight only (the bias keeps its default init)
 
     def forward(
         self, noisy: torch.Tensor, c_noise: torch.Tensor, obs: torch.Tensor, act: torch.Tensor

@@ -19,11 +19,12 @@ LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (B, lstm_dim)
 
 
 def init_lstm_(weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih: torch.Tensor, bias_hh: torch.Tensor) -> None:
-    """Xavier input weights, orthogonal recurrent weights, forget-gate bias 1 (reference init)."""
+    """Xavier input weights, orthogonal recurrent weights, forget-gate bias 1 (reference
+    ``utils.init_lstm``: one orthogonal init of the whole (4 * hidden, hidden) recurrent matrix,
+    so each gate's block has orthonormal columns only jointly)."""
     hidden = weight_hh.shape[1]
     nn.init.xavier_uniform_(weight_ih)
-    for k in range(4):
-        nn.init.orthogonal_(weight_hh.data[k * hidden : (k + 1) * hidden])
+    nn.init.orthogonal_(weight_hh)
     nn.init.zeros_(bias_ih)
     nn.init.zeros_(bias_hh)
     bias_ih.data[hidden : 2 * hidden] = 1.0  # gate order i, f, g, o

@@ -1,12 +1,12 @@
 """DIAMOND's training schedule (paper App. E, Algorithm 1; reference ``src/trainer.py``).
 
-* Epoch 1: the untrained (uniform) policy collects ``initial_collect_min`` steps, extended in
-  chunks of 100 until at least ``threshold_rew`` transitions have a reward sign other than the
-  majority one (capped at ``initial_collect_max``); then each component trains with its
-  first-epoch update count (10k / 10k / 5k).
-* Every later epoch: collect ``env_steps_per_epoch`` (100) real steps with the current policy
+* Initial collection: the untrained (uniform) policy collects ``initial_collect_min`` steps,
+  extended in chunks of 100 until at least ``threshold_rew`` transitions have a reward sign other
+  than the majority one (capped at ``initial_collect_max``).
+* Every epoch: collect ``env_steps_per_epoch`` (100) real steps with the current policy
   (ε = 0.01), then ``updates_per_epoch`` (400) updates of the denoiser, then of the
-  reward/termination model, then of the actor-critic in imagination.
+  reward/termination model, then of the actor-critic in imagination; epoch 1 uses the
+  first-epoch update counts (10k / 10k / 5k) instead.
 * After the budget is collected, ``final_epochs`` (50) more epochs train without collecting.
 
 Optimisers: AdamW with a linear warm-up then a constant rate, weight decay only on Linear/Conv/
@@ -15,7 +15,6 @@ LSTM weights, gradient-norm clipping per component.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +46,9 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float, eps: float)
 
 
 def warmup_scheduler(opt: torch.optim.Optimizer, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)))
+    """Linear warm-up as the reference's ``utils.get_lr_sched``: update s (from 0) runs at
+    ``lr * s / warmup_steps`` (so the first at 0: it only fills Adam's moments), then at ``lr``."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / max(1, warmup_steps)))
 
 
 class DiamondModels(nn.Module):
@@ -91,7 +92,6 @@ class Trainer:
         )
         # schedule state (checkpointed)
         self.epoch = 0
-        self.num_epochs_collect: int | None = None
         self.final_epochs_done = 0
         self.env_steps = 0
         self.num_updates = dict.fromkeys(COMPONENTS, 0)
@@ -103,24 +103,26 @@ class Trainer:
 
     # -- data ---------------------------------------------------------------------------
     def sample_contexts(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """n real initial conditions: L frames ending at a recency-weighted step, left-padded."""
+        """n real initial conditions: L frames ending near a recency-weighted step, left-padded."""
         L = self.cfg.denoiser.num_steps_conditioning
-        steps, owner = self.dataset.sample_steps(n, self.rng, self.cfg.training.sample_weights)
-        seg = self.dataset.segments(steps - (L - 1), L, owner, self.rng, self.device)
+        first, owner = self.dataset.sample_windows(n, L, self.rng, self.cfg.training.sample_weights)
+        seg = self.dataset.segments(first, L, owner, self.rng, self.device)
         return seg["obs"], seg["act"]
 
     def denoiser_batch(self) -> dict[str, torch.Tensor]:
         c = self.cfg.denoiser
         T = c.num_steps_conditioning + 1 + c.num_autoregressive_steps
-        steps, owner = self.dataset.sample_steps(
-            c.batch_size, self.rng, self.cfg.training.sample_weights, with_final=c.train_on_final_obs
+        first, owner = self.dataset.sample_windows(
+            c.batch_size, T, self.rng, self.cfg.training.sample_weights, with_final=c.train_on_final_obs
         )
-        return self.dataset.segments(steps - (T - 1), T, owner, self.rng, self.device)
+        return self.dataset.segments(first, T, owner, self.rng, self.device)
 
     def rew_end_batch(self) -> dict[str, torch.Tensor]:
         c = self.cfg.rew_end
-        steps, _ = self.dataset.sample_steps(c.batch_size, self.rng, self.cfg.training.sample_weights)
-        return self.dataset.segments(steps, c.seq_length, None, self.rng, self.device)
+        first, owner = self.dataset.sample_windows(
+            c.batch_size, c.seq_length, self.rng, self.cfg.training.sample_weights, pad_end=True
+        )
+        return self.dataset.segments(first, c.seq_length, owner, self.rng, self.device)
 
     # -- updates ------------------------------------------------------------------------
     def _step(self, name: str, loss: torch.Tensor | None, max_norm: float) -> float:
@@ -221,14 +223,14 @@ class Trainer:
                     k = 0
 
     def run(self, budget: int, log: Callable[[dict[str, float]], None], on_epoch_end: Callable[[], None]) -> None:
-        """Run epochs until ``budget`` env steps are collected and the final epochs are done."""
+        """Run epochs until ``budget`` env steps are collected and the final epochs are done.
+
+        As the reference's ``Trainer.run``: after the initial collection, every epoch first
+        collects ``env_steps_per_epoch`` steps (epoch 1 included) while the budget lasts, then
+        trains; epoch 1 trains with the first-epoch update counts."""
         t = self.cfg.training
         if self.epoch == 0:
             self.initial_collection(budget)
-            self.num_epochs_collect = math.ceil(max(0, budget - self.env_steps) / t.env_steps_per_epoch)
-            self.epoch = 1
-            self.train_components(first=True, log=log)
-            on_epoch_end()
         while True:
             if self.env_steps < budget:
                 self.collect(min(t.env_steps_per_epoch, budget - self.env_steps))
@@ -237,7 +239,7 @@ class Trainer:
             else:
                 break
             self.epoch += 1
-            self.train_components(first=False, log=log)
+            self.train_components(first=self.epoch == 1, log=log)
             on_epoch_end()
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -247,7 +249,6 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "epoch": self.epoch,
-            "num_epochs_collect": -1 if self.num_epochs_collect is None else self.num_epochs_collect,
             "final_epochs_done": self.final_epochs_done,
             "env_steps": self.env_steps,
             "num_updates": dict(self.num_updates),
@@ -265,8 +266,6 @@ class Trainer:
             self.optimizers[k].load_state_dict(state["optimizers"][k])
             self.schedulers[k].load_state_dict(state["schedulers"][k])
         self.epoch = int(state["epoch"])
-        nec = int(state["num_epochs_collect"])
-        self.num_epochs_collect = None if nec < 0 else nec
         self.final_epochs_done = int(state["final_epochs_done"])
         self.env_steps = int(state["env_steps"])
         self.num_updates = {k: int(v) for k, v in state["num_updates"].items()}

@@ -79,7 +79,9 @@ class AdaGroupNorm(nn.Module):
 
 
 class SelfAttention2d(nn.Module):
-    """Multi-head self-attention over the pixels of a feature map (head dim 8), residual."""
+    """Multi-head self-attention over the pixels of a feature map (head dim 8). As in the
+    reference code (``models/blocks.py``), the residual is added to the GroupNorm-ed input,
+    not to the input itself: the block returns ``norm(x) + attention(norm(x))``."""
 
     def __init__(self, channels: int, head_dim: int = 8) -> None:
         super().__init__()
@@ -92,7 +94,8 @@ class SelfAttention2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        qkv = self.qkv(self.norm(x)).reshape(n, 3, self.heads, c // self.heads, h * w)
+        x = self.norm(x)
+        qkv = self.qkv(x).reshape(n, 3, self.heads, c // self.heads, h * w)
         q, k, v = (t.transpose(-1, -2) for t in qkv.unbind(1))  # (n, heads, hw, d)
         y = F.scaled_dot_product_attention(q, k, v)
         return x + self.out(y.transpose(-1, -2).reshape(n, c, h, w))

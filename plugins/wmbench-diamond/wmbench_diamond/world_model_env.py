@@ -63,7 +63,7 @@ class WorldModelEnv:
     @torch.no_grad()
     def reset(self) -> tuple[torch.Tensor, dict[str, Any]]:
         self.obs_buf, self.act_buf, self.rew_end_state = self._contexts(self.num_envs)
-        self.t = torch.zeros(self.num_envs, dtype=torch.long)
+        self.t = torch.zeros(self.num_envs, dtype=torch.long, device=self.obs_buf.device)
         return self.obs_buf[:, -1], {"burnin_obs": self.obs_buf[:, :-1]}
 
     @torch.no_grad()
@@ -124,7 +124,7 @@ class RealEnv:
 
     def step(self, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         n = self.num_envs
-        rew, end, trunc, reset = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        rew, end, trunc = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
         prev = self.frames
         frames, finals = [], []
         for i, (e, a) in enumerate(zip(self.envs, act.tolist())):
@@ -136,7 +136,6 @@ class RealEnv:
             finals.append(o)
             if term or tr:
                 o, _ = e.reset()
-                reset[i] = True
             frames.append(o)
         self.frames = np.stack(frames)
         info = {"prev_frames": prev, "final_observation": np.stack(finals), "reset": torch.as_tensor(end | trunc)}
