@@ -32,8 +32,8 @@ def _register_ale() -> None:
 class LifeLossInfo(gym.Wrapper):
     """Adds ``info["life_loss"]``: True on the step a life is lost (the episode goes on).
 
-    Agents that treat a lost life as a terminal during training (IRIS, DIAMOND, Dreamer on
-    Atari) read this flag; the environment itself only ends at game over, as the protocol says.
+    Agents that treat a lost life as a terminal during training (IRIS, DIAMOND, DreamerV1) read
+    this flag; the environment itself only ends at game over, as the protocol says.
     """
 
     def reset(self, **kwargs: Any):

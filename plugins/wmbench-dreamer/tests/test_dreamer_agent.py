@@ -51,8 +51,10 @@ def test_act_samples_deterministically_per_seed(catch):
     obs = np.zeros((4, 64, 64, 3), np.uint8)
     obs[:, :8, :8, 0] = 255
 
-    def actions(seed: int) -> list[int]:
+    def actions(seed: int, act_seed: int | None = None) -> list[int]:
         agent = DreamerV3Agent(env=catch, preset="tiny", seed=seed)
+        if act_seed is not None:  # same weights, another stream of action samples
+            agent.act_generator.manual_seed(act_seed)
         state, out = None, []
         for _ in range(5):
             a, state = agent.act(obs, state)
@@ -60,7 +62,7 @@ def test_act_samples_deterministically_per_seed(catch):
         return out
 
     assert actions(3) == actions(3)
-    assert actions(3) != actions(4)  # sampled, not greedy: another seed, other samples
+    assert actions(3) != actions(3, act_seed=12345)  # sampled, not greedy: other samples, same net
 
 
 @pytest.mark.parametrize("cls, samples", [(DreamerV3Agent, True), (DreamerV2Agent, False), (DreamerV1Agent, False)])
@@ -120,8 +122,12 @@ def test_checkpoint_roundtrip_resume_and_replay_flag(catch, tmp_path):
     for k, v in a.ac.state_dict().items():  # incl. slow critic and return-normalisation stats
         assert torch.equal(v, b.ac.state_dict()[k]), k
     assert b.trainer.wm_opt.state_dict()["state"].keys() == a.trainer.wm_opt.state_dict()["state"].keys()
-    b.train(28)  # continues from step 20
-    assert b.env_steps_trained == 28
+    # continues from step 20; the replay was not saved, so the first steps refill it to the
+    # prefill size (8 rows) before updating again: no update on 4-5 rows, then 1 per step
+    b.train(24)
+    assert b.env_steps_trained == 24 and len(b.replay) < 8 and b.trainer.updates == a.trainer.updates
+    b.train(40)
+    assert b.env_steps_trained == 40 and b.trainer.updates >= a.trainer.updates + 8
     # with the flag the replay is saved and restored
     c = DreamerV3Agent(env=catch, preset="tiny", checkpoint_replay=True, **FAST)
     c.train(12)
@@ -207,3 +213,37 @@ def test_v1_explores_epsilon_greedy_while_v2_v3_only_sample(catch):
     assert not any(v3._explore(step) for step in range(100))
     with pytest.raises(ConfigError, match="expl"):
         DreamerV1Agent(env=catch, preset="tiny", expl="boltzmann")
+
+
+def test_v1_ends_the_learning_episode_on_a_lost_life_v3_does_not(catch):
+    """V1's Atari env ends episodes on a lost life (``life_done=True``); V2/V3 ignore lives. Here a
+    life is lost every 3rd step of catch (7-step episodes): V1 stores a terminal row and starts a
+    new sequence there, the game going on; V3 stores only the real episode ends."""
+    import gymnasium as gym
+
+    class LosesLives(gym.Wrapper):
+        def reset(self, **kwargs):
+            self.t = 0
+            return self.env.reset(**kwargs)
+
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self.t += 1
+            return obs, reward, terminated, truncated, {**info, "life_loss": self.t % 3 == 0}
+
+    class Spec:
+        def __getattr__(self, name):
+            return getattr(catch, name)
+
+        def make(self, seed=None):
+            return LosesLives(catch.make(seed=seed))
+
+    counts = {}
+    for cls in (DreamerV1Agent, DreamerV3Agent):
+        agent = cls(env=catch, preset="tiny", **{**FAST, "prefill": 100})
+        agent.env = Spec()
+        agent.train(14)  # two catch episodes, lives lost at steps 3 and 6 of each
+        rows = {k: agent.replay.data[k][: len(agent.replay)] for k in ("terminated", "is_first")}
+        counts[cls.version] = (int(rows["terminated"].sum()), int(rows["is_first"].sum()))
+    assert counts[3] == (2, 2)  # two game overs, two episode starts
+    assert counts[1] == (6, 6)  # plus two lost lives per episode, each starting a new sequence

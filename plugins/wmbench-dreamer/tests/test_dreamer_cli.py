@@ -34,8 +34,8 @@ def test_cli_dreamerv3_pong_smoke(tmp_path):
         # a small model: an evaluation episode of Pong is ~800 agent steps (the full-size
         # model end to end is test_atari100k_v3_end_to_end_tiny_budget)
         "--set", "prefill=290", "--set", "seq_len=8", "--set", "batch_size=4",
-        "--set", "deter=64", "--set", "hidden=64", "--set", "cnn_depth=4", "--set", "mlp_units=64",
-        "--set", "head_units=64", "--set", "stoch=4", "--set", "classes=4",
+        "--set", "deter=64", "--set", "hidden=64", "--set", "cnn_depth=4", "--set", "head_units=64",
+        "--set", "stoch=4", "--set", "classes=4",
         "--out-dir", str(tmp_path), "--format", "json",
     ])  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr

@@ -90,7 +90,9 @@ class ActorCritic(nn.Module):
         feats = [wm.rssm.features(state)]
         actions, logps = [], []
         for _ in range(self.cfg.horizon):
-            logp = self.actor(feats[-1] if dynamics else feats[-1].detach())
+            # every version's policy reads sg(features) [V1 `imagine_ahead`, V2, V3]: with
+            # dynamics backprop the gradient reaches the states through the actions only
+            logp = self.actor(feats[-1].detach())
             action = self.actor.sample(logp, generator)
             if dynamics:
                 action = straight_through(action, logp)
@@ -224,9 +226,12 @@ class ActorCritic(nn.Module):
 
     @torch.no_grad()
     def update_slow_critic(self) -> None:
-        """EMA (V3: fraction 0.02 every update) or hard copy (V2: every 100 updates)."""
+        """EMA (V3: fraction 0.02 every update) or hard copy (V2: every 100 updates); V1 has no
+        slow critic (fast target, no regulariser), so nothing is copied."""
         self.updates += 1
         if int(self.updates) % self.cfg.slow_critic_every:
+            return
+        if self.cfg.critic_target == "fast" and self.cfg.slowreg_scale == 0:
             return
         f = self.cfg.slow_critic_fraction
         for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):

@@ -1,8 +1,9 @@
 """The wmbench agents: :class:`DreamerV3Agent`, :class:`DreamerV2Agent`, :class:`DreamerV1Agent`.
 
 They share everything but their config class (see :mod:`.configs`): one world model, one
-actor-critic, one training loop. Acting samples from the policy (as the papers do, also at
-evaluation), with a ``torch.Generator`` seeded from the agent's seed, so a seed gives the same
+actor-critic, one training loop. Acting samples from the policy while training; at evaluation
+V3 samples and V1/V2 take the policy's mode (``eval_sample``, as each paper's code does). The
+samples come from a ``torch.Generator`` seeded from the agent's seed, so a seed gives the same
 actions on CPU. The recurrent state handed to ``act`` is ``(deter, stoch, prev_action)``, each
 with the batch on dim 0.
 """
@@ -33,8 +34,8 @@ from wmbench_dreamer.world_model import WorldModel
 
 #: config keys that change parameter shapes: a checkpoint must agree on them
 _ARCH_KEYS = (
-    "version", "deter", "hidden", "stoch", "classes", "cnn_depth", "cnn_style", "image_size", "mlp_layers",
-    "mlp_units", "norm", "gru", "initial_state", "grayscale", "reward_head", "reward_layers",
+    "version", "deter", "hidden", "stoch", "classes", "cnn_depth", "cnn_style", "image_size",
+    "norm", "gru", "initial_state", "grayscale", "reward_head", "reward_layers",
     "cont_layers", "actor_layers", "critic_layers", "head_units", "critic_head", "twohot_bins",
 )  # fmt: skip
 
@@ -138,6 +139,7 @@ class DreamerAgent(Agent):
             torch.set_num_threads(cfg.threads)
         if self.replay is None:
             self.replay = self._make_replay(env_steps)
+        warm = max(min(cfg.prefill, self.replay.capacity), cfg.seq_len + 2)
         monitor = TrainingMonitor(progress, self.work_dir, env_steps, description=self.name)
         env = self.env.make(seed=self.seed)
         step = self.env_steps_trained
@@ -158,19 +160,27 @@ class DreamerAgent(Agent):
                     onehot = F.one_hot(torch.tensor([action]), self.num_actions).float()
                     state = (state[0], state[1], onehot.to(self.device))
                 self.replay.add(obs, action, reward, False, False, is_first)
-                obs, reward, terminated, truncated, _ = env.step(action)
+                obs, reward, terminated, truncated, info = env.step(action)
                 reward = float(reward)
                 ep_return += reward
                 step += 1
                 is_first = False
-                if terminated or truncated:
-                    self.replay.add(obs, 0, reward, bool(terminated), bool(truncated), False)
-                    returns.append(ep_return)
-                    self.episodes_trained += 1
-                    ep_return, reward, is_first = 0.0, 0.0, True
-                    obs, _ = env.reset()
+                life_lost = cfg.life_loss_terminal and bool(info.get("life_loss", False))
+                if terminated or truncated or life_lost:
+                    # the terminal frame gets its own row (the continue head learns 0 there); after
+                    # a lost life the game goes on from that frame as a new sequence
+                    self.replay.add(obs, 0, reward, bool(terminated or life_lost), bool(truncated), False)
+                    reward, is_first = 0.0, True
                     state = self.initial_state(1)
-                if step >= cfg.prefill and len(self.replay) > cfg.seq_len + 1:
+                    if terminated or truncated:
+                        returns.append(ep_return)
+                        self.episodes_trained += 1
+                        ep_return = 0.0
+                        obs, _ = env.reset()
+                # learning starts after the prefill; a run resumed without its replay (not in
+                # the checkpoint by default) first refills it to the prefill size, acting with
+                # the trained policy and without owing updates for those steps
+                if step >= cfg.prefill and len(self.replay) >= warm:
                     for _ in range(self.schedule.step()):
                         metrics = self.trainer.update(self.replay, self.rng, self.train_generator)
                         check_finite(metrics, step)

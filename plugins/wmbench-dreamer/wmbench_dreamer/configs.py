@@ -29,8 +29,6 @@ class DreamerConfig:
     classes: int = 32  # ... of 32 classes each; 0 = diagonal Gaussian latents (V1) [V3]
     cnn_depth: int = 32  # CNN multiplier of size S [V3]
     cnn_style: str = "v3"  # k4 s2 "same" convs down to 4x4 with LayerNorm [V3]
-    mlp_layers: int = 2  # MLP layers of size S, used by every head [V3]
-    mlp_units: int = 512  # dense units of size S [V3]
     act: str = "silu"  # SiLU everywhere [V3]
     cnn_act: str = "silu"  # [V3]
     norm: bool = True  # LayerNorm after every hidden layer [V3]
@@ -42,11 +40,11 @@ class DreamerConfig:
     image_size: int = 64  # 64x64 frames [V1-V3]; 32 or 16 area-resize them (toy presets only)
     # -- heads -------------------------------------------------------------------------------
     reward_head: str = "twohot"  # two-hot symlog regression, 255 bins [V3]
-    reward_layers: int = 2  # = mlp_layers [V3]
-    cont_layers: int = 2  # = mlp_layers [V3]
-    actor_layers: int = 2  # = mlp_layers [V3]
-    critic_layers: int = 2  # = mlp_layers [V3]
-    head_units: int = 512  # = mlp_units [V3]
+    reward_layers: int = 2  # MLP layers of size S [V3]
+    cont_layers: int = 2  # [V3]
+    actor_layers: int = 2  # [V3]
+    critic_layers: int = 2  # [V3]
+    head_units: int = 512  # dense units of size S [V3]
     head_act: str = "silu"  # [V3]
     reward_transform: str = "none"  # raw rewards (symlog two-hot handles scale) [V3]
     twohot_bins: int = 255  # [V3]
@@ -102,6 +100,9 @@ class DreamerConfig:
     train_ratio: float = 1024.0  # replayed steps per policy step = 1 update per step [V3 atari100k]
     prefill: int = 1024  # random policy steps before learning (sheeprl's learning_starts)
     replay_capacity: int = 1_000_000  # uniform replay of 1e6 steps [V3]
+    # a lost life ends the episode for learning (terminal row, state reset; the game goes on):
+    # V1's Atari env (`life_done=True`); V2 and V3 do not use lives [research notes §2]
+    life_loss_terminal: bool = False  # [V2, V3]
     checkpoint_replay: bool = False  # replay is large (1.2 GB at 100k): opt in
     train_steps: int = 0  # default env steps for `wmbench run`; 0 = the protocol's budget
     log_every: int = 250  # env steps between loss logs
@@ -125,8 +126,6 @@ class DreamerV2Config(DreamerConfig):
     classes: int = 32  # [V2]
     cnn_depth: int = 48  # [V2]
     cnn_style: str = "v1"  # k4 s2 valid convs, decoder kernels 5,5,6,6 [V2]
-    mlp_layers: int = 4  # [V2]
-    mlp_units: int = 400  # [V2]
     act: str = "elu"  # [V2]
     cnn_act: str = "elu"  # [V2]
     norm: bool = False  # no LayerNorm in MLPs/CNN; the GRU has it [V2]
@@ -165,7 +164,7 @@ class DreamerV2Config(DreamerConfig):
     critic_lr: float = 1e-4  # [V2 atari]
     ac_eps: float = 1e-5  # [V2]
     ac_clip: float = 100.0  # [V2]
-    weight_decay: float = 1e-6  # [V2]
+    weight_decay: float = 1e-6  # decoupled, every variable x (1 - 1e-6) per step [V2 tfutils]
     batch_size: int = 16  # [V2 atari]
     seq_len: int = 50  # [V2]
     # V2 trains once every 16 policy steps on 16x50 = 800 replayed steps: ratio 50 [V2 atari].
@@ -187,8 +186,6 @@ class DreamerV1Config(DreamerConfig):
     classes: int = 0  # Gaussian latents [V1]
     cnn_depth: int = 32  # [V1]
     cnn_style: str = "v1"  # [V1]
-    mlp_layers: int = 2  # [V1] (reward)
-    mlp_units: int = 400  # [V1]
     act: str = "elu"  # [V1]
     cnn_act: str = "relu"  # [V1]
     norm: bool = False  # [V1]
@@ -216,6 +213,7 @@ class DreamerV1Config(DreamerConfig):
     expl: str = "epsilon_greedy"  # [V1 code]
     expl_amount: float = 0.3  # [V1 code default expl_amount]
     eval_sample: bool = False  # evaluation takes the actor's mode, no epsilon [V1 code]
+    life_loss_terminal: bool = True  # [V1 code `wrappers.Atari(life_done=True)`]
     entropy: float = 0.0  # [V1]
     critic_head: str = "mse"  # [V1]
     critic_target: str = "fast"  # no target network [V1]
@@ -233,9 +231,11 @@ class DreamerV1Config(DreamerConfig):
     weight_decay: float = 0.0
     batch_size: int = 50  # [V1]
     seq_len: int = 50  # [V1]
-    # 100 updates of 50x50 every 1000 env steps = 250 replayed steps per policy step [V1]
-    train_ratio: float = 250.0
-    prefill: int = 5000  # [V1]
+    # The V1 code counts env *frames* (its step counter adds action_repeat per policy step):
+    # 100 updates of 50x50 every 1000 frames = every 250 policy steps at Atari's frame skip 4,
+    # i.e. 0.4 updates = 1000 replayed steps per policy step [V1]
+    train_ratio: float = 1000.0
+    prefill: int = 1250  # 5000 frames of random play [V1] = 1250 policy steps at frame skip 4
     replay_capacity: int = 1_000_000
 
 
@@ -244,7 +244,7 @@ class DreamerV1Config(DreamerConfig):
 #: model needed ~4,200 updates before its decoder drew the ball at all; at 16x16 with a 16-wide
 #: CNN it draws it after ~1,500 (measured, DreamerV3 tiny, seed 0).
 _TINY_SIZES: dict[str, Any] = dict(
-    image_size=16, deter=128, hidden=128, cnn_depth=16, mlp_units=128, head_units=128, batch_size=16,
+    image_size=16, deter=128, hidden=128, cnn_depth=16, head_units=128, batch_size=16,
     seq_len=8, horizon=7, prefill=500, log_every=250, replay_capacity=100_000,
     threads=1,  # models this small run fastest on one torch thread (and leave the other core free)
 )  # fmt: skip
@@ -254,7 +254,7 @@ _TINY_SIZES: dict[str, Any] = dict(
 # entropy bonus is 10x V3's 3e-4: with catch's +-1 returns, 3e-4 let the policy collapse while the
 # world model could not yet see the ball (imagined return stuck near -0.45); 3e-3 recovers.
 _TINY_TRAINING: dict[str, Any] = dict(
-    mlp_layers=1, reward_layers=1, cont_layers=1, actor_layers=1, critic_layers=1, gamma=0.9,
+    reward_layers=1, cont_layers=1, actor_layers=1, critic_layers=1, gamma=0.9,
     model_lr=1e-3, actor_lr=3e-4, critic_lr=3e-4, entropy=3e-3, train_ratio=128.0, train_steps=4000,
 )  # fmt: skip
 

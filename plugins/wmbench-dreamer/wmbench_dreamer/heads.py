@@ -88,7 +88,6 @@ class Actor(nn.Module):
         self.mlp = MLP(in_dim, layers, units, act, norm)
         self.out = nn.Linear(self.mlp.out_dim, num_actions)
         self.unimix = unimix
-        self.num_actions = num_actions
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of the actions (..., A)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -215,12 +213,18 @@ class NormGRUCell(nn.Module):
 
 
 class PlainGRUCell(nn.Module):
-    """The standard GRU cell of DreamerV1 (``tf.keras.layers.GRUCell``)."""
+    """The standard GRU cell of DreamerV1 (``tf.keras.layers.GRUCell``: reset gate applied after
+    the recurrent product, as torch's cell, and Keras's initialisers: Glorot-uniform input
+    kernel, orthogonal recurrent kernel, zero biases)."""
 
     def __init__(self, in_dim: int, units: int) -> None:
         super().__init__()
         self.units = units
         self.cell = nn.GRUCell(in_dim, units)
+        nn.init.xavier_uniform_(self.cell.weight_ih)
+        nn.init.orthogonal_(self.cell.weight_hh)
+        nn.init.zeros_(self.cell.bias_ih)
+        nn.init.zeros_(self.cell.bias_hh)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.cell(x, h)
@@ -228,14 +232,6 @@ class PlainGRUCell(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def symmetric_uniform_(tensor: torch.Tensor, scale: float) -> torch.Tensor:
-    """Uniform in [-scale/sqrt(fan), scale/sqrt(fan)] (small output layers, e.g. the actor)."""
-    fan = tensor.shape[-1] if tensor.dim() > 1 else 1
-    bound = scale / math.sqrt(fan)
-    with torch.no_grad():
-        return tensor.uniform_(-bound, bound)
 
 
 __all__ = [

@@ -131,12 +131,11 @@ class RSSM(nn.Module):
         state: State,
         action: torch.Tensor,
         generator: torch.Generator | None = None,
-        sample: bool = True,
     ) -> State:
         """Prior step: (h_{t-1}, z_{t-1}, a_{t-1}) -> (h_t, z_t ~ p)."""
         deter = self._deter(state, action)
         stats = self.dist_stats(self.prior_stats(self.img_out(deter)))
-        stoch = self.sample(stats, generator) if sample else self.mode(stats)
+        stoch = self.sample(stats, generator)
         return {"deter": deter, "stoch": stoch, "stats": stats}
 
     def img_step_classes(

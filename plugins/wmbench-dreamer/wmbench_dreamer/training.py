@@ -6,8 +6,10 @@ Replay layout (Dreamer's step layout, in the core's :class:`ReplayBuffer` fields
 no action is taken), ``reward[t]`` (the reward received on *arriving* at that frame),
 ``terminated[t]`` (that frame ends the episode: game over), ``truncated[t]`` (time limit) and
 ``is_first[t]``. Terminal frames are stored so that the continue head learns to predict 0.
-A training batch is a window of ``seq_len + 1`` rows: the first row provides a_{t-1} for the
-second, and the state starts from the RSSM's initial state (as the 2023 code does).
+A training batch is a window of ``seq_len + 1`` rows of which the last ``seq_len`` are trained
+on, each with the previous row's action as a_{t-1}; the first trained row is marked ``is_first``
+(the state starts from the RSSM's initial state, as the 2023 code does), which zeroes its a_{t-1},
+so the extra row only keeps the layout aligned.
 """
 
 from __future__ import annotations
@@ -47,17 +49,19 @@ class Trainer:
 
     def __init__(self, cfg: DreamerConfig, wm: WorldModel, ac: ActorCritic, device: torch.device | str) -> None:
         self.cfg, self.wm, self.ac, self.device = cfg, wm, ac, device
-        adam = torch.optim.Adam
-        self.wm_opt = fused_adam(
-            adam, wm.parameters(), lr=cfg.model_lr, eps=cfg.model_eps, weight_decay=cfg.weight_decay
-        )
-        self.actor_opt = fused_adam(
-            adam, ac.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps, weight_decay=cfg.weight_decay
-        )
-        self.critic_opt = fused_adam(
-            adam, ac.critic.parameters(), lr=cfg.critic_lr, eps=cfg.ac_eps, weight_decay=cfg.weight_decay
-        )
+        self.wm_opt = self._adam(wm.parameters(), cfg.model_lr, cfg.model_eps)
+        self.actor_opt = self._adam(ac.actor.parameters(), cfg.actor_lr, cfg.ac_eps)
+        self.critic_opt = self._adam(ac.critic.parameters(), cfg.critic_lr, cfg.ac_eps)
         self.updates = 0
+
+    def _adam(self, params: Any, lr: float, eps: float) -> torch.optim.Optimizer:
+        """Adam; with ``weight_decay`` (V2) the decay is decoupled and not scaled by the learning
+        rate: V2's ``tfutils.Optimizer`` multiplies every variable by (1 - wd) before each step,
+        which is AdamW with weight_decay = wd / lr (AdamW multiplies by 1 - lr * weight_decay)."""
+        wd = self.cfg.weight_decay
+        if wd > 0:
+            return fused_adam(torch.optim.AdamW, params, lr=lr, eps=eps, weight_decay=wd / lr)
+        return fused_adam(torch.optim.Adam, params, lr=lr, eps=eps)
 
     def autocast(self) -> Any:
         if self.cfg.precision == "bfloat16":
