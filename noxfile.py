@@ -88,13 +88,14 @@ def demo(session: nox.Session) -> None:
     install_all(session, extras="plots")
     out = session.posargs[0] if session.posargs else "results/demo"
     session.run("wmbench", "list-agents")
+    # --resume: a second demo into the same dir skips the jobs already finished
     session.run("wmbench", "run", "--agent", "random", "--game", "catch", "--seeds", "0-2",
-                "--episodes", "100", "--out-dir", out)  # fmt: skip
+                "--episodes", "100", "--out-dir", out, "--resume")  # fmt: skip
     agent = os.environ.get("WMBENCH_DEMO_AGENT", "dreamerv3")
     # the tiny preset's own budget (DreamerV3: 4,000 env steps, ~6-8 minutes on 2 cores), so the
     # report shows a learned agent beside the random one
     session.run("wmbench", "run", "--agent", agent, "--preset", "tiny", "--game", "catch",
-                "--seeds", "1", "--episodes", "100", "--out-dir", out)  # fmt: skip
+                "--seeds", "1", "--episodes", "100", "--out-dir", out, "--resume")  # fmt: skip
     session.log(f"report: {out}/benchmark_results.md")
 
 

@@ -70,6 +70,18 @@ def test_replay_sequences_and_segments():
     assert seg["reward"][0].tolist() == [7.0, 7.0, 7.0, 8.0]  # padded with the episode's first step
 
 
+def test_replay_episode_uniform_steps():
+    """An episode drawn uniformly, then a step inside it (IRIS's reference sampling): a 10-step
+    and a 990-step episode are each drawn half of the time, steps uniform within each."""
+    buf = ReplayBuffer(capacity=1000, obs_shape=(1, 1, 3))
+    for t in range(1000):
+        buf.add(np.zeros((1, 1, 3), np.uint8), 0, 0.0, terminated=(t == 9), is_first=(t in (0, 10)))
+    steps = buf.episode_uniform_steps(100_000, np.random.default_rng(0))
+    assert (steps < 10).mean() == pytest.approx(0.5, abs=0.01)
+    assert np.bincount(steps[steps < 10], minlength=10) / (steps < 10).sum() == pytest.approx([0.1] * 10, abs=0.01)
+    assert steps.min() == 0 and steps.max() == 999
+
+
 def test_replay_memory_budget():
     frames = 100_000 * 64 * 64 * 3
     assert frames / 2**30 < 1.3  # 100k Atari frames stored once, uint8

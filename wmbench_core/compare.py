@@ -81,37 +81,58 @@ def _protocol_key(protocol: dict[str, Any] | None) -> str:
 
 
 def load_result_entries(
-    dirs: Sequence[str | Path], allow_mixed_protocols: bool = False
+    dirs: Sequence[str | Path], allow_mixed_protocols: bool = False, notes: list[str] | None = None
 ) -> tuple[list[Entry], list[dict]]:
-    """Entries (one per agent/preset) and all records of the result dirs."""
-    from wmbench_core.results import load_document
+    """Entries (one per agent/preset) and all records of the result dirs. A dir given twice (as
+    resolved) and a record identical to one already loaded count once; ``notes`` gets a line."""
+    from wmbench_core.results import load_document, record_fingerprint
 
+    notes = [] if notes is None else notes
     groups: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
     all_records: list[dict] = []
-    for d in dirs:
-        doc = load_document(d)
-        records = [r for r in doc.get("runs", []) if isinstance(r, dict)]
+    loaded: dict[Path, str] = {}  # resolved path -> the path as given
+    seen: dict[str, str] = {}  # canonical record -> the path it came from
+    for d in map(str, dirs):
+        key = Path(d).resolve()
+        if key in loaded:
+            same = "was given twice" if d == loaded[key] else f"is the same dir as {loaded[key]!r}"
+            notes.append(f"{d!r} {same}: its runs are counted once")
+            continue
+        loaded[key] = d
+        runs = load_document(d)["runs"]  # validated records, one per job id
+        if not any(r.get("status") == "ok" and r.get("episode_returns") for r in runs):
+            raise ValueError(f"no finished runs in {d!r} ({len(runs)} record(s), none with status ok)")
+        records, copied_from = [], set()
+        for r in runs:
+            first = seen.setdefault(record_fingerprint(r), d)
+            if first == d:
+                records.append(r)
+            else:
+                copied_from.add(first)
+        if copied_from:
+            notes.append(f"{len(runs) - len(records)} run(s) of {d!r} are exact copies of runs of "
+                         f"{', '.join(map(repr, sorted(copied_from)))}: counted once")  # fmt: skip
         ok = [r for r in records if r.get("status") == "ok" and r.get("episode_returns")]
-        if not ok:
-            raise ValueError(f"no finished runs in {str(d)!r} ({len(records)} record(s), none with status ok)")
         all_records.extend(records)
         for r in ok:
-            groups[(str(r["agent"]), str(r.get("preset") or "default"))].append((str(d), r))
+            groups[(str(r["agent"]), str(r.get("preset") or "default"))].append((d, r))
 
     # Pool an agent's runs across dirs; if two dirs hold the same (game, seed), keep them apart.
     entries: list[Entry] = []
     agents = [a for a, _ in groups]
     for (agent, preset), items in groups.items():
         parts: dict[str, list[tuple[str, dict]]] = {"": items}
-        seen: dict[tuple[str, Any], str] = {}
-        if any((seen.setdefault((r["game"], r["seed"]), d) != d) for d, r in items):
+        first_dir: dict[tuple[str, Any], str] = {}
+        if any((first_dir.setdefault((r["game"], r["seed"]), d) != d) for d, r in items):
             parts = defaultdict(list)
             for d, r in items:
                 parts[d].append((d, r))
+        names = [Path(d).resolve().name for d in parts]
         for suffix, rows in parts.items():
             label = agent if agents.count(agent) == 1 else f"{agent}/{preset}"
-            if suffix:
-                label = f"{label} ({Path(suffix).name})"
+            if suffix:  # the dir's name, or its path when two dirs share a name
+                name = Path(suffix).resolve().name
+                label = f"{label} ({name if names.count(name) == 1 else suffix})"
             entries.append(_entry_from_records(label, agent, preset, rows, allow_mixed_protocols))
     return entries, all_records
 
@@ -242,7 +263,8 @@ def build_comparison(
         raise ValueError(f"unknown score type {scores!r}; valid: hns, raw")
     if not dirs and not baselines:
         raise ValueError("nothing to compare: give result directories and/or --baselines")
-    entries, records = load_result_entries(dirs, allow_mixed_protocols) if dirs else ([], [])
+    notes: list[str] = []
+    entries, records = load_result_entries(dirs, allow_mixed_protocols, notes) if dirs else ([], [])
     labels = {e.label.lower() for e in entries}
     for name in parse_baselines(list(baselines)):
         b = baseline_entry(name)
@@ -254,7 +276,6 @@ def build_comparison(
 
     all_games = sorted(set().union(*(set(e.raw) for e in entries)))
     games = sorted(set.intersection(*(set(e.raw) for e in entries)))
-    notes: list[str] = []
     if not games:
         per = "; ".join(f"{e.label}: {', '.join(sorted(e.raw))}" for e in entries)
         raise ValueError(f"the entries share no game, nothing to aggregate ({per})")

@@ -386,6 +386,20 @@ class ProcessExecutor(Executor):
         self._discard_pool()
 
 
+def check_device(device: str, executor: str = "local") -> None:
+    """``--device cuda``/``mps`` must exist here when jobs run on this machine (local and
+    process executors): found out before any work, not as one failed record per job. A Ray
+    cluster's devices are checked by Ray (``--resources``)."""
+    if executor == "ray" or device in ("cpu", "auto"):
+        return
+    from wmbench_core.learning.device import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def parse_resources(text: str | Mapping[str, float] | None) -> dict[str, float]:
     """``'{"GPU": 1, "CPU": 4}'`` -> a dict of per-job Ray resources (validated)."""
     if text is None or text == "":

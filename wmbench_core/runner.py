@@ -10,23 +10,34 @@ Python API (kept from the earlier harness)::
     runner = BenchmarkRunner(agent="random", out_dir="results/bench")
     res = runner.run(env_spec={"game": "ALE/Pong-v5"}, seeds=[0, 1], num_episodes=5)
     res["aggregate"]["per_seed_means"]
+
+Job ids and work dirs name the resolved preset (``--preset`` left out = the agent's default
+preset), so one (agent, preset, game, seed) job has one id however it was asked for. A job's work
+dir holds ``job.json``, the settings it trains with (written before training), next to the
+agent's periodic ``checkpoint.pt``: a checkpoint continues only a job with the same settings.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import socket
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wmbench_core.agent import Progress
+from wmbench_core.agent import CheckpointError, Progress
 from wmbench_core.envs import EnvSpec, make_env_spec
-from wmbench_core.results import ResultsStore, job_id
+from wmbench_core.results import ResultsStore, dumps, job_id
+
+CHECKPOINT_FILE = "checkpoint.pt"
+JOB_FILE = "job.json"
+#: Job fields that decide what a job trains: its checkpoint continues only a job with the same.
+TRAINING_KEYS = ("agent", "preset", "game", "seed", "train_steps", "overrides", "protocol")
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class Job:
     game: str  # canonical name (resolve_game)
     seed: int
     episodes: int
-    preset: str | None = None
+    preset: str | None = None  # plan_jobs/plan_suite resolve None to the agent's default preset
     train_steps: int | None = None  # None: the agent's default (the protocol budget)
     checkpoint: str | None = None  # evaluate this checkpoint instead of training
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +68,108 @@ class Job:
 
         protocol = Protocol(**self.protocol) if self.protocol else "atari100k"
         return make_env_spec(self.game, protocol)
+
+    def resolved_protocol(self) -> dict[str, Any] | None:
+        """The protocol as recorded (``None`` means atari100k, which records its fields)."""
+        try:
+            return self.env_spec().protocol.to_dict()
+        except Exception:  # noqa: BLE001 - an unknown game fails the job itself, not a comparison
+            return self.protocol
+
+
+def resolve_preset(agent: str, preset: str | None) -> str | None:
+    """``preset``, or the installed agent's default preset when it is None (agents that are not
+    installed plugins, e.g. passed as a class, keep None: they resolve it themselves)."""
+    if preset is not None:
+        return preset
+    from wmbench_core.plugins import get_registry
+
+    entry = get_registry().agents.get(agent.lower())
+    return entry[0].default_preset if entry else None
+
+
+def training_settings(job: Job) -> dict[str, Any]:
+    """What ``job`` trains with (:data:`TRAINING_KEYS`), as JSON gives it back."""
+    settings = {k: getattr(job, k) for k in TRAINING_KEYS}
+    settings["protocol"] = job.resolved_protocol()
+    return json.loads(dumps(settings))
+
+
+_UNSET = object()
+
+
+def describe_differences(before: Mapping[str, Any], now: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
+    """``["episodes=4 (now 50)", "overrides.batch_size=16 (now 8)"]`` for the ``keys`` that
+    ``before`` holds and that differ (dicts: only their differing entries)."""
+
+    def show(value: Any) -> str:
+        return "unset" if value is _UNSET else repr(value)
+
+    out = []
+    for key in keys:
+        if key not in before or before[key] == now.get(key):
+            continue
+        was, new = before[key], now.get(key)
+        if isinstance(was, dict) and isinstance(new, dict):
+            for sub in dict.fromkeys([*was, *new]):
+                a, b = was.get(sub, _UNSET), new.get(sub, _UNSET)
+                if a != b:
+                    out.append(f"{key}.{sub}={show(a)} (now {show(b)})")
+        else:
+            out.append(f"{key}={show(was)} (now {show(new)})")
+    return out
+
+
+def job_work_dir(job: Job, out_dir: str | Path) -> Path:
+    """``job``'s work dir in the run dir ``out_dir`` (loss curves, ``job.json``, checkpoints)."""
+    return Path(out_dir) / "jobs" / job.dirname
+
+
+def job_checkpoint(job: Job, out_dir: str | Path) -> Path:
+    """Where ``job`` keeps its periodic checkpoint in the run dir ``out_dir``."""
+    return job_work_dir(job, out_dir) / CHECKPOINT_FILE
+
+
+def checkpoint_conflict(job: Job, out_dir: str | Path, config: Mapping[str, Any] | None = None) -> str | None:
+    """Why ``job`` must not continue the checkpoint in its work dir (None: there is none, or it
+    was made with the same settings: those of ``job`` and, when given, the agent's resolved
+    ``config``). A checkpoint of other settings would silently give a run that matches neither."""
+    path = job_checkpoint(job, out_dir)
+    if job.checkpoint or not path.is_file():
+        return None
+    try:
+        saved = json.loads((path.parent / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return (f"job {job.id}'s checkpoint {str(path)!r} has no record of its settings (made by an "
+                "older wmbench); delete it to start the job afresh, or use another --out-dir")  # fmt: skip
+    diff = describe_differences(saved.get("settings", {}), training_settings(job), TRAINING_KEYS)
+    if not diff and config is not None and "config" in saved:
+        diff = describe_differences({"config": saved["config"]}, {"config": json.loads(dumps(config))}, ["config"])
+    if not diff:
+        return None
+    return (f"job {job.id}'s checkpoint {str(path)!r} was started with other settings: {', '.join(diff)}; "
+            "use the same settings or another --out-dir")  # fmt: skip
+
+
+def _write_job_settings(work_dir: Path, job: Job, config: Mapping[str, Any]) -> None:
+    from wmbench_core.results import atomic_write_text
+
+    data = {"format": "wmbench-job/1", "job_id": job.id, "settings": training_settings(job), "config": config}
+    atomic_write_text(work_dir / JOB_FILE, dumps(data, indent=1))
+
+
+def record_job_id(record: Mapping[str, Any]) -> str:
+    """A record's job id with its resolved preset: a record written before job ids named the
+    resolved preset (``dreamerv3|default|...`` for ``dreamerv3|atari100k|...``) is the same job."""
+    try:
+        return job_id(record["agent"], record.get("preset"), record["game"], int(record["seed"]))
+    except (KeyError, TypeError, ValueError):
+        return record["job_id"]
+
+
+def job_records(out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The latest record of each job of the run dir ``out_dir``, by (resolved) job id."""
+    return {record_job_id(r): r for r in ResultsStore(out_dir).records()}
 
 
 def package_versions() -> dict[str, str]:
@@ -96,17 +209,18 @@ def execute_job(
     factory: Callable[..., Any] | None = None,
     on_episode: Callable[[float, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one job to a record. Resumes from ``jobs/<job>/checkpoint.pt`` when present."""
+    """Run one job to a record. Continues ``jobs/<job>/checkpoint.pt`` when present and made with
+    the job's settings (:func:`checkpoint_conflict`; the drivers refuse other cases up front)."""
     from wmbench_core import __version__
     from wmbench_core.learning.allocator import tune_malloc
 
     tune_malloc()
-    work_dir = Path(out_dir) / "jobs" / job.dirname
+    work_dir = job_work_dir(job, out_dir)
     record: dict[str, Any] = {
         "job_id": job.id, "agent": job.agent, "preset": job.preset, "game": job.game,
         "seed": job.seed, "episodes": job.episodes, "train_steps": job.train_steps,
         "checkpoint": job.checkpoint, "device": job.device, "overrides": job.overrides,
-        "wmbench_version": __version__, "versions": package_versions(),
+        "eval_envs": job.eval_envs, "wmbench_version": __version__, "versions": package_versions(),
         "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "work_dir": str(work_dir),
     }  # fmt: skip
@@ -129,12 +243,16 @@ def execute_job(
             train_steps = agent.env_steps_trained
         else:
             train_steps = agent.default_train_steps() if job.train_steps is None else job.train_steps
-            resume_from = work_dir / "checkpoint.pt"
+            resume_from = job_checkpoint(job, out_dir)
             if resume_from.is_file():
+                conflict = checkpoint_conflict(job, out_dir, agent.config)
+                if conflict:
+                    raise CheckpointError(conflict)
                 agent.load_checkpoint(resume_from)
                 record["resumed_from_env_step"] = agent.env_steps_trained
             if train_steps > agent.env_steps_trained:
                 work_dir.mkdir(parents=True, exist_ok=True)
+                _write_job_settings(work_dir, job, agent.config)
                 record["train_summary"] = agent.train(train_steps, progress) or {}
             agent.env_steps_trained = max(agent.env_steps_trained, train_steps)
         t1 = time.perf_counter()
@@ -168,12 +286,18 @@ def plan_jobs(
     games: Sequence[str],
     seeds: Sequence[int],
     episodes: int,
+    *,
+    preset: str | None = None,
+    resolve_presets: bool = True,
     **job_kwargs: Any,
 ) -> list[Job]:
+    """Every (agent, game, seed) job, agent-major. ``preset`` None: each installed agent's
+    default preset, named in the job ids (``resolve_presets=False`` keeps None)."""
     if episodes < 1:
         raise ValueError(f"--episodes must be a positive integer, got {episodes}")
+    presets = {a: resolve_preset(a, preset) if resolve_presets else preset for a in agents}
     return [
-        Job(agent=a, game=g, seed=s, episodes=episodes, **job_kwargs)
+        Job(agent=a, game=g, seed=s, episodes=episodes, preset=presets[a], **job_kwargs)
         for a in agents for g in games for s in seeds
     ]  # fmt: skip
 
@@ -225,7 +349,8 @@ class BenchmarkRunner:
             extra = {} if isinstance(env_spec, str) else {k: v for k, v in env_spec.items() if k != "game"}
             spec = make_env_spec(game_name, **extra)
             game, protocol = spec.game, spec.protocol.to_dict()
-        jobs = plan_jobs([self.agent], [game], list(seeds), num_episodes, protocol=protocol, **self.job_kwargs)
+        jobs = plan_jobs([self.agent], [game], list(seeds), num_episodes, protocol=protocol,
+                         resolve_presets=self.factory is None, **self.job_kwargs)  # fmt: skip
         return self.run_jobs(jobs, progress=progress, on_record=on_record)
 
     def run_jobs(
@@ -235,20 +360,36 @@ class BenchmarkRunner:
         on_record: Callable[[dict[str, Any]], None] | None = None,
         on_job_start: Callable[[Job], None] | None = None,
     ) -> dict[str, Any]:
+        """Run ``jobs`` into the run dir. Refuses (UsageError) what ``wmbench suite`` refuses: a
+        dir another driver is running in, finished jobs or partial checkpoints without
+        ``resume``, and resuming work made with other settings."""
         from wmbench_core import reporting
+        from wmbench_core.executors import check_device
+        from wmbench_core.suite import RunningFile, check_resumable
 
         self.store.prepare()
         reporting.validate_formats(self.formats)
-        done = self.store.finished_job_ids() if self.resume else set()
-        for job in jobs:
-            if job.id in done:
-                continue
-            if on_job_start is not None:
-                on_job_start(job)
-            record = execute_job(job, self.store.out_dir, progress, factory=self.factory)
-            self.store.append(record)
-            if on_record is not None:
-                on_record(record)
+        for device in dict.fromkeys(j.device for j in jobs):
+            check_device(device)
+        done = check_resumable(self.store.out_dir, jobs, self.resume)
+        todo = [j for j in jobs if j.id not in done]
+        # The suite's marker: `wmbench status` shows this run, and a second driver is refused.
+        running = RunningFile(self.store.out_dir, len(todo))
+        try:
+            for i, job in enumerate(todo):
+                running.running = {job.id: {"job_id": job.id, "attempt": 1,
+                                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}  # fmt: skip
+                running.pending = len(todo) - i - 1
+                running.write()
+                if on_job_start is not None:
+                    on_job_start(job)
+                record = execute_job(job, self.store.out_dir, progress, factory=self.factory)
+                self.store.append(record)
+                if on_record is not None:
+                    on_record(record)
+        finally:
+            running.running.clear()
+            running.write(finished=True)
         document = self.store.write_document()
         reporting.export(document, self.store.out_dir, [f for f in self.formats if f != "json"])
         return document

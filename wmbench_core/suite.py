@@ -17,6 +17,9 @@ while its neighbours are not. A job that is re-run resumes from its last periodi
 Besides ``runs.jsonl`` the driver writes ``suite.json`` (the plan and its options, once) and
 ``suite_running.json`` (jobs in flight, rewritten atomically as they change), which is all
 ``wmbench status DIR`` needs to show progress from another shell while the suite runs.
+``wmbench run`` writes ``suite_running.json`` too, and both go through :func:`check_resumable`
+before any work: one driver per run dir, and finished or half-trained work is neither replaced
+nor continued with other settings.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from wmbench_core.envs.games import SUITES, TOY_GAMES, resolve_game
-from wmbench_core.executors import Executor, Outcome, make_executor
+from wmbench_core.executors import Executor, Outcome, check_device, make_executor
 from wmbench_core.parsing import UsageError
 from wmbench_core.results import (
     ResultsStore,
@@ -41,7 +44,14 @@ from wmbench_core.results import (
     latest_records,
     read_records,
 )
-from wmbench_core.runner import Job
+from wmbench_core.runner import (
+    Job,
+    checkpoint_conflict,
+    describe_differences,
+    job_checkpoint,
+    job_records,
+    resolve_preset,
+)
 
 #: Final evaluation episodes per run: the Atari 100k protocol of DIAMOND (and TWM/STORM) scores
 #: a run by the mean return of 100 test episodes after training (shared/research/diamond.md §3).
@@ -98,8 +108,10 @@ def plan_suite(
     if not agents:
         raise UsageError("give at least one --agent")
     game_list = suite_games(suite, games)
+    presets = {a: resolve_preset(a, job_kwargs.get("preset")) for a in agents}  # job ids name it
+    job_kwargs = {k: v for k, v in job_kwargs.items() if k != "preset"}
     return [
-        Job(agent=a, game=g, seed=int(s), episodes=episodes, **job_kwargs)
+        Job(agent=a, game=g, seed=int(s), episodes=episodes, preset=presets[a], **job_kwargs)
         for s in seeds for a in agents for g in game_list
     ]  # fmt: skip
 
@@ -131,33 +143,65 @@ class SuiteResult:
 
 
 def _plan_fingerprint(job: Job) -> dict[str, Any]:
-    return {k: getattr(job, k) for k in _PLAN_KEYS}
+    """The job options of :data:`_PLAN_KEYS` as JSON gives them back (protocol resolved)."""
+    import json
+
+    options = {k: getattr(job, k) for k in _PLAN_KEYS}
+    options["protocol"] = job.resolved_protocol()
+    return json.loads(dumps(options))
+
+
+def _other_options(before: Mapping[str, Any], job: Job) -> list[str]:
+    """How the job options ``before`` (a manifest's plan options or a record) differ from ``job``'s."""
+    from wmbench_core.envs.protocol import ATARI100K
+
+    if "protocol" in before and before["protocol"] is None:  # manifests before protocols were resolved
+        before = {**before, "protocol": ATARI100K.to_dict()}
+    return describe_differences(before, _plan_fingerprint(job), _PLAN_KEYS)
 
 
 def check_resumable(out_dir: str | Path, jobs: Sequence[Job], resume: bool) -> set[str]:
-    """Job ids already finished ok in ``out_dir``. Refuses to silently overwrite finished work
-    (no ``resume``) or to resume a run dir that was planned with other job options."""
-    store = ResultsStore(out_dir)
-    finished = store.finished_job_ids() & {j.id for j in jobs}
+    """Job ids already finished ok in ``out_dir`` (to skip with ``resume``). Checked before any
+    work, refusing with one line (UsageError): a run dir another suite or run is driving; finished
+    jobs or partial job checkpoints of the plan without ``resume`` (they would be replaced or
+    continued silently); and with ``resume``, a run dir planned, finished (its records) or
+    checkpointed with other job options than ``jobs``."""
+    out = str(Path(out_dir))
+    _refuse_second_driver(Path(out_dir))
+    records = job_records(out_dir)
+    finished = {j.id for j in jobs if records.get(j.id, {}).get("status") == "ok"}
     if finished and not resume:
         raise UsageError(
-            f"{str(store.out_dir)!r} already holds {len(finished)} finished job(s) of this plan; "
+            f"{out!r} already holds {len(finished)} finished job(s) of this plan; "
             "add --resume to skip them, or choose another --out-dir"
         )
+    partial = [j for j in jobs if j.id not in finished and not j.checkpoint and job_checkpoint(j, out).is_file()]
+    if partial and not resume:
+        raise UsageError(
+            f"{out!r} holds a partial checkpoint of {len(partial)} job(s) of this plan "
+            f"({job_checkpoint(partial[0], out)}); add --resume to continue them, or choose another --out-dir"
+        )
+    if not resume:
+        return set()
     manifest = load_manifest(out_dir)
-    if resume and manifest and manifest.get("plan_options") and jobs:
-        import json
+    if manifest and manifest.get("plan_options") and jobs:
+        _refuse_other_options(out, "was planned", _other_options(manifest["plan_options"], jobs[0]))
+    for job in jobs:  # the records themselves: a run dir of `wmbench run` has no plan
+        if job.id in finished:
+            _refuse_other_options(out, f"holds job {job.id} finished", _other_options(records[job.id], job))
+    for job in partial:
+        conflict = checkpoint_conflict(job, out)
+        if conflict:
+            raise UsageError(f"--resume: {conflict}")
+    return finished
 
-        before = manifest["plan_options"]
-        now = json.loads(dumps(_plan_fingerprint(jobs[0])))
-        diff = [k for k in _PLAN_KEYS if before.get(k) != now.get(k)]
-        if diff:
-            was = ", ".join(f"{k}={before.get(k)!r}" for k in diff)
-            raise UsageError(
-                f"--resume: {str(store.out_dir)!r} was planned with other job options ({was}); "
-                "resume with the same options or use another --out-dir"
-            )
-    return finished if resume else set()
+
+def _refuse_other_options(out: str, what: str, diff: list[str]) -> None:
+    if diff:
+        raise UsageError(
+            f"--resume: {out!r} {what} with other job options ({', '.join(diff)}); "
+            "resume with the same options or use another --out-dir"
+        )
 
 
 def load_manifest(out_dir: str | Path) -> dict[str, Any] | None:
@@ -180,13 +224,13 @@ def crash_record(job: Job, error: str, started: float, wall_time: float) -> dict
         "job_id": job.id, "agent": job.agent, "preset": job.preset, "game": job.game,
         "seed": job.seed, "episodes": job.episodes, "train_steps": job.train_steps,
         "checkpoint": job.checkpoint, "device": job.device, "overrides": job.overrides,
-        "wmbench_version": __version__, "status": "failed", "error": error,
+        "eval_envs": job.eval_envs, "wmbench_version": __version__, "status": "failed", "error": error,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_time": wall_time,
     }  # fmt: skip
 
 
-class _RunningFile:
+class RunningFile:
     """``suite_running.json``: what is in flight, for ``wmbench status`` in another shell."""
 
     def __init__(self, out_dir: Path, pending: int) -> None:
@@ -246,17 +290,19 @@ def run_suite(
     events = events or SuiteEvents()
     store = ResultsStore(out_dir)
     store.prepare()
-    _refuse_second_driver(store.out_dir)
     format_list = reporting.validate_formats(formats)
     done = check_resumable(out_dir, jobs, resume)
     todo = [j for j in jobs if j.id not in done]
+    kind = executor if isinstance(executor, str) else executor.name
+    for device in dict.fromkeys(j.device for j in todo):
+        check_device(device, kind)
 
     if isinstance(executor, str):
         executor = make_executor(executor, store.out_dir, workers=workers, factories=factories,
                                  on_progress=events.progress, address=address,
                                  resources=resources, ray_init=ray_init)  # fmt: skip
     result = SuiteResult(document={}, planned=[j.id for j in jobs], skipped=sorted(done))
-    running_file = _RunningFile(store.out_dir, len(todo))
+    running_file = RunningFile(store.out_dir, len(todo))
     pending: deque[Job] = deque(todo)
     attempts: Counter[str] = Counter()
     errors: dict[str, list[str]] = defaultdict(list)
@@ -326,7 +372,7 @@ def run_suite(
 
 
 def _refuse_second_driver(out_dir: Path) -> None:
-    """Two drivers appending to one run dir would run every job twice."""
+    """Two drivers (suites or runs) appending to one run dir would run every job twice."""
     import json
 
     try:
@@ -337,7 +383,7 @@ def _refuse_second_driver(out_dir: Path) -> None:
     if (not state.get("finished") and state.get("host") == socket.gethostname() and pid
             and pid != os.getpid() and _pid_alive(pid)):  # fmt: skip
         raise UsageError(
-            f"a suite is already running in {str(out_dir)!r} (driver pid {pid}); "
+            f"a wmbench suite or run is already running in {str(out_dir)!r} (driver pid {pid}); "
             f"watch it with `wmbench status {out_dir}` or stop it first"
         )
 

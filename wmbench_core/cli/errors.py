@@ -1,15 +1,19 @@
-"""Bad input -> one line on stderr, exit code 2, no traceback."""
+"""Bad input -> one line on stderr, exit code 2, no traceback. Ctrl-C -> a ``--resume`` hint, 130."""
 
 from __future__ import annotations
 
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
+from wmbench_core.parsing import UsageError
+
 USAGE_EXIT = 2
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -24,9 +28,27 @@ def user_errors() -> tuple[type[BaseException], ...]:
     )  # fmt: skip
 
 
-def fail(message: str, code: int = USAGE_EXIT) -> None:
+def fail(message: str, code: int = USAGE_EXIT) -> NoReturn:
     click.echo(f"wmbench: error: {message}", err=True)
     sys.exit(code)
+
+
+def refuse_together(why: str = "", **given: Any) -> None:
+    """Options that are alternatives (``--agent`` / ``--all-agents``): give at most one. Values
+    None, False and () count as not given (0 is given)."""
+    named = ["--" + name.replace("_", "-") for name, value in given.items()
+             if value is not None and value is not False and value != ()]  # fmt: skip
+    if len(named) > 1:
+        raise UsageError(f"{' and '.join(named)} are alternatives{f' ({why})' if why else ''}; give one of them")
+
+
+def exit_interrupted(out_dir: str | Path) -> NoReturn:
+    """Ctrl-C of a run or suite: every finished job is already in runs.jsonl; say how to go on."""
+    from wmbench_core.results import RUNS_FILE
+
+    click.echo(f"interrupted: finished jobs are kept in {Path(out_dir) / RUNS_FILE}; "
+               "continue with the same command plus --resume", err=True)  # fmt: skip
+    sys.exit(INTERRUPTED_EXIT)
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,30 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from wmbench_core.cli.errors import fail, friendly_errors
+from wmbench_core.cli.errors import exit_interrupted, fail, friendly_errors, refuse_together
 from wmbench_core.cli.validation import check_agents_accept, check_at_least, resolve_agent_names
 from wmbench_core.parsing import UsageError, parse_list, parse_overrides, parse_seeds
 from wmbench_core.plugins import get_registry
 
 DEFAULT_FORMATS = "json,csv,md,tex"
+DEVICE_HELP = "Where agents train and evaluate: auto (cuda, else mps, else cpu), cpu, cuda or mps."
+
+
+class FormatsOption(click.Option):
+    """``--format``: its help lists the installed exporters (plugins add formats), looked up only
+    when the help is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        try:
+            names = ", ".join(sorted(get_registry().exporters))
+        except Exception:  # noqa: BLE001 - help must show even if a plugin is broken
+            names = DEFAULT_FORMATS.replace(",", ", ")
+        self.help = f"Comma-separated output formats; valid: {names}."
+        return super().get_help_record(ctx)
+
+
+def format_option(default: str = DEFAULT_FORMATS) -> Callable[[Any], Any]:
+    return click.option("--format", "formats", cls=FormatsOption, default=default, show_default=True)
 
 
 @click.command("run")
@@ -25,22 +44,23 @@ DEFAULT_FORMATS = "json,csv,md,tex"
 @click.option("--seeds", default="1", show_default=True, help="Count (3 = 0,1,2), list (0,1) or range (0-4).")
 @click.option("--episodes", default=10, show_default=True, type=int, help="Evaluation episodes per seed.")
 @click.option("--preset", default=None, help="Agent preset (default: the agent's first).")
-@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
-@click.option(
-    "--checkpoint", type=click.Path(dir_okay=False), default=None, help="Evaluate this checkpoint (no training)."
-)
-@click.option(
-    "--train-steps",
-    type=int,
-    default=None,
-    help="Env steps to train (default: the preset's budget, 100000 for Atari 100k).",
-)
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+              help=DEVICE_HELP)  # fmt: skip
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Evaluate this saved agent instead of training one (alternative to --train-steps).")  # fmt: skip
+@click.option("--train-steps", type=int, default=None,
+              help="Env steps to train (default: the preset's budget, 100000 for Atari 100k); "
+                   "alternative to --checkpoint.")  # fmt: skip
 @click.option("--out-dir", default="results/bench", show_default=True, type=click.Path(file_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override an agent config key (repeatable).")
-@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
-@click.option("--resume", is_flag=True, help="Skip jobs already finished in --out-dir.")
+@format_option()
+@click.option("--resume", is_flag=True,
+              help="Skip jobs already finished in --out-dir and continue half-trained ones from their "
+                   "checkpoints (same options required). Without it, a dir holding finished or "
+                   "half-trained jobs of this run is refused.")  # fmt: skip
 @click.option("--eval-envs", default=8, show_default=True, type=int, help="Episodes played in parallel.")
-@click.option("--checkpoint-every", default=0, type=int, help="Save a resumable checkpoint every N env steps.")
+@click.option("--checkpoint-every", default=0, show_default=True, type=int,
+              help="Env steps between resumable checkpoints in the job's work dir (0: off).")  # fmt: skip
 @friendly_errors
 def run(
     agents: tuple[str, ...], all_agents: bool, game: str, seeds: str, episodes: int,
@@ -50,17 +70,21 @@ def run(
     """Train (or load a checkpoint) and evaluate agents on a game, one job per seed."""
     from wmbench_core import reporting
     from wmbench_core.envs import make_env_spec
+    from wmbench_core.executors import check_device
     from wmbench_core.results import ResultsStore
     from wmbench_core.runner import BenchmarkRunner, plan_jobs
+    from wmbench_core.suite import check_resumable
 
     registry = get_registry()
     # -- validate everything before any work is done ---------------------------------------
+    refuse_together(agent=agents, all_agents=all_agents)
+    refuse_together("evaluate a saved agent, or train one", checkpoint=checkpoint, train_steps=train_steps)
     agent_names = resolve_agent_names(registry, agents, all_agents)
     check_at_least(1, episodes=episodes, eval_envs=eval_envs)
     check_at_least(0, train_steps=train_steps, checkpoint_every=checkpoint_every)
     seed_list = parse_seeds(seeds)
     overrides = parse_overrides(sets)
-    format_list = reporting.validate_formats(parse_list(formats))
+    format_list = reporting.validate_formats(parse_list(formats, flag="--format"))
     if not format_list:
         raise UsageError(f"--format is empty; valid: {', '.join(sorted(registry.exporters))}")
     env = make_env_spec(game)
@@ -71,22 +95,26 @@ def run(
         from wmbench_core.learning.checkpoint import load_checkpoint
 
         load_checkpoint(checkpoint, agent_names[0])  # refuses missing, corrupt or code-bearing files
-    store = ResultsStore(out_dir)
-    store.prepare()
-
+    check_device(device)
     jobs = plan_jobs(
         agent_names, [env.game], seed_list, episodes, preset=preset, train_steps=train_steps,
         checkpoint=checkpoint, overrides=overrides, device=device, protocol=env.protocol.to_dict(),
         eval_envs=eval_envs, checkpoint_every=checkpoint_every,
     )  # fmt: skip
-    done = store.finished_job_ids() if resume else set()
+    store = ResultsStore(out_dir)
+    store.prepare()
+    # the suite's checks: another driver, finished or half-trained work, other options
+    done = check_resumable(out_dir, jobs, resume)
     todo = [j for j in jobs if j.id not in done]
     console = Console(stderr=True)
     if resume and len(todo) < len(jobs):
         console.print(f"--resume: {len(jobs) - len(todo)} of {len(jobs)} jobs already finished, skipped")
 
     runner = BenchmarkRunner(agent=agent_names[0], out_dir=out_dir, formats=format_list, resume=resume)
-    records = _run_with_display(runner, todo, console)
+    try:
+        records = _run_with_display(runner, todo, console)
+    except KeyboardInterrupt:
+        exit_interrupted(out_dir)
     document = store.document() if not todo else records["document"]
     if not todo:
         from wmbench_core import reporting as rep
@@ -143,7 +171,7 @@ def _print_summary(document: dict[str, Any], job_ids: list[str], console: Consol
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
+@format_option()
 @friendly_errors
 def report(run_dir: str, formats: str) -> None:
     """Re-render a run dir's results from its runs.jsonl."""
@@ -152,7 +180,7 @@ def report(run_dir: str, formats: str) -> None:
 
     if not (Path(run_dir) / "runs.jsonl").is_file():
         fail(f"{run_dir!r} holds no runs.jsonl (not a wmbench run dir)")
-    format_list = reporting.validate_formats(parse_list(formats))
+    format_list = reporting.validate_formats(parse_list(formats, flag="--format"))
     store = ResultsStore(run_dir)
     document = store.write_document()
     written = reporting.export(document, run_dir, [f for f in format_list if f != "json"])

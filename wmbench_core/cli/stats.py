@@ -116,6 +116,7 @@ def compare_command(
     """Compare result DIRS against each other and published baselines: one table, one set of figures."""
     from wmbench_core import compare
     from wmbench_core.plugins import get_registry
+    from wmbench_core.results import ensure_writable_dir
 
     registry = get_registry()
     fmt_list = compare.validate_formats(formats.split(","), registry)
@@ -125,6 +126,7 @@ def compare_command(
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not dirs and not baselines:
         raise ValueError("nothing to compare: give result directories and/or --baselines NAME,...")
+    ensure_writable_dir(out_dir, "--out")  # before the bootstrap, not after it
     doc = compare.build_comparison(
         list(dirs), baselines, scores=scores, reps=reps, profile_reps=profile_reps, poi_reps=poi_reps,
         seed=seed, task_bootstrap=task_bootstrap, allow_mixed_protocols=allow_mixed_protocols, registry=registry,

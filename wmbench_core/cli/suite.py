@@ -15,7 +15,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from wmbench_core.cli.errors import friendly_errors
+from wmbench_core.cli.errors import exit_interrupted, friendly_errors, refuse_together
+from wmbench_core.cli.run import DEVICE_HELP, format_option
 from wmbench_core.cli.validation import check_agents_accept, check_at_least, resolve_agent_names
 from wmbench_core.parsing import UsageError, parse_list, parse_overrides, parse_seeds
 from wmbench_core.runner import Job
@@ -25,8 +26,6 @@ from wmbench_core.suite import (
     DEFAULT_RETRIES,
     SuiteEvents,
 )
-
-DEFAULT_FORMATS = "json,csv,md,tex"
 
 
 def _hms(seconds: float | None) -> str:
@@ -131,7 +130,9 @@ class LiveOverview(SuiteEvents):
 @click.option("--preset", default=None, help="Agent preset (default: the agent's first).")
 @click.option("--episodes", default=DEFAULT_EPISODES, show_default=True, type=int,
               help="Final evaluation episodes per job (100: the DIAMOND/TWM protocol).")  # fmt: skip
-@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "process", "ray"]))
+@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "process", "ray"]),
+              help="Where jobs run: local (this process, one at a time), process (a pool of worker "
+                   "processes on this machine) or ray (tasks on a Ray cluster).")  # fmt: skip
 @click.option("--workers", type=int, default=None,
               help="Jobs at once (process: default one per core; ray: what the cluster fits).")  # fmt: skip
 @click.option("--address", default=None,
@@ -142,12 +143,16 @@ class LiveOverview(SuiteEvents):
               help="Extra attempts for a failed job (or a lost worker) before it is recorded failed.")  # fmt: skip
 @click.option("--checkpoint-every", default=DEFAULT_CHECKPOINT_EVERY, show_default=True, type=int,
               help="Env steps between resumable checkpoints in the run dir (0: off).")  # fmt: skip
-@click.option("--resume", is_flag=True, help="Skip jobs already finished in --out-dir; re-run failed and missing ones.")
+@click.option("--resume", is_flag=True,
+              help="Skip jobs already finished in --out-dir; re-run failed and missing ones, continuing "
+                   "half-trained ones from their checkpoints (same options required). Without it, a "
+                   "dir holding finished or half-trained jobs of this plan is refused.")  # fmt: skip
 @click.option("--out-dir", default=None, type=click.Path(file_okay=False), help="Run dir (default: results/SUITE).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override an agent config key (repeatable).")
-@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+              help=DEVICE_HELP)  # fmt: skip
 @click.option("--eval-envs", default=8, show_default=True, type=int, help="Evaluation episodes played in parallel.")
-@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated exporters.")
+@format_option()
 @click.option("--baselines", default="auto", show_default=True,
               help="Baselines in the final HNS comparison: auto (the suite's agents), none, all or names.")  # fmt: skip
 @click.option("--compare/--no-compare", default=True, show_default=True,
@@ -170,13 +175,14 @@ def suite_command(
     wmbench suite atari100k --agent iris --executor ray --address auto --resources '{"GPU": 1}'
     """
     from wmbench_core import reporting
-    from wmbench_core.executors import make_executor, parse_resources, ray_available
+    from wmbench_core.executors import check_device, make_executor, parse_resources, ray_available
     from wmbench_core.plugins import get_registry
     from wmbench_core.results import ResultsStore
     from wmbench_core.suite import check_resumable, plan_suite, run_suite
 
     registry = get_registry()
     # -- validate everything before any work is done ---------------------------------------------
+    refuse_together(agent=agents, all_agents=all_agents)
     agent_names = resolve_agent_names(registry, agents, all_agents)
     check_at_least(1, episodes=episodes, eval_envs=eval_envs, workers=workers)
     check_at_least(0, train_steps=train_steps, checkpoint_every=checkpoint_every, retries=retries)
@@ -188,14 +194,14 @@ def suite_command(
         raise UsageError(RAY_MISSING)
     seed_list = parse_seeds(seeds)
     overrides = parse_overrides(sets)
-    format_list = reporting.validate_formats(parse_list(formats))
+    format_list = reporting.validate_formats(parse_list(formats, flag="--format"))
     if baselines not in ("auto", "none"):
         try:
             from wmbench_core.compare import parse_baselines
         except ImportError:
             raise UsageError("--baselines needs the statistics module (wmbench_core.compare)") from None
         parse_baselines(baselines)  # unknown names: one line, before any work
-    game_list = [g for text in games for g in parse_list(text)]
+    game_list = [g for text in games for g in parse_list(text, flag="--games")]
     jobs = plan_suite(
         suite_name, agent_names, seed_list, game_list, episodes, preset=preset,
         train_steps=train_steps, overrides=overrides, device=device, eval_envs=eval_envs,
@@ -209,9 +215,11 @@ def suite_command(
     if dry_run:
         _print_plan(jobs, out, resume, Console())
         return
+    check_device(device, executor)
     store = ResultsStore(out)
     store.prepare()
-    done = check_resumable(out, jobs, resume)  # refuses to overwrite finished work
+    # before the live display: a second driver, finished or half-trained work, other options
+    done = check_resumable(out, jobs, resume)
     todo = [j for j in jobs if j.id not in done]
     ex = make_executor(executor, out, workers=workers, address=address, resources=resources)
     ex.start()  # connect/start Ray or the pool now, so the overview shows the real capacity
@@ -227,9 +235,7 @@ def suite_command(
                                formats=format_list, suite=suite_name.lower(),
                                baselines=baselines, compare=compare)  # fmt: skip
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/yellow]: finished jobs are kept in {out / 'runs.jsonl'}; "
-                      f"continue with the same command plus --resume")  # fmt: skip
-        sys.exit(130)
+        exit_interrupted(out)
     finally:
         ex.shutdown()
     _print_results(result.document, [j.id for j in jobs], Console())
@@ -244,9 +250,9 @@ def suite_command(
 
 
 def _print_plan(jobs: list[Job], out: Path, resume: bool, console: Console) -> None:
-    from wmbench_core.results import ResultsStore
+    from wmbench_core.runner import job_records
 
-    records = {r["job_id"]: r for r in ResultsStore(out).records()} if (out / "runs.jsonl").is_file() else {}
+    records = job_records(out)
     table = Table(title=f"job plan: {len(jobs)} jobs -> {out}")
     for col in ("#", "job", "train steps", "episodes", "state"):
         table.add_column(col)

@@ -26,13 +26,18 @@ def check_agents_accept(
 ) -> None:
     """The preset exists for every agent, and each agent builds with the ``--set`` overrides
     (unknown keys and bad values fail here with the agent's own one-line ConfigError)."""
+    from wmbench_core.agent import ConfigError  # imports the env stack: only once it is needed
+
     for name in agent_names:
         spec, _ = registry.agent(name)
         if preset is not None and preset not in spec.presets:
             raise UsageError(f"unknown preset {preset!r} for agent {name}; valid: {', '.join(spec.presets)}")
     for name in agent_names:
         spec, _ = registry.agent(name)
-        spec.load_factory()(env=env, preset=preset, device="cpu", seed=0, work_dir=None, **overrides)
+        try:
+            spec.load_factory()(env=env, preset=preset, device="cpu", seed=0, work_dir=None, **overrides)
+        except ConfigError as exc:  # with several --agent, say which one refused
+            raise ConfigError(f"agent {name}: {exc}") from None
 
 
 def check_at_least(minimum: int, **values: int | None) -> None:

@@ -4,14 +4,16 @@ A checkpoint is a dict of tensors, plain Python values (numbers, strings, lists,
 state_dicts, written with ``torch.save`` (atomically: temp file + rename) and read back with
 ``torch.load(weights_only=True)``, which refuses any pickle that would build arbitrary objects.
 Every checkpoint carries ``{"format": "wmbench-checkpoint", "agent": name}`` so that a file of
-another agent is refused with a clear message.
+another agent is refused with a clear message. Any file that cannot be loaded so is refused with
+one line (:class:`CheckpointError`) that never suggests turning ``weights_only`` off.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import zipfile
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +43,35 @@ def load_checkpoint(path: str | Path, agent_name: str, map_location: Any = "cpu"
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore", UserWarning)
+            data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever a foreign file makes torch raise
+        code = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if code:  # a real torch.save file that names a class or function to import
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} is not a weights-only file (refused to unpickle code: {code.group(1)})"
+            ) from None
         raise CheckpointError(
-            f"checkpoint {str(path)!r} is not a weights-only file (refused to unpickle code: {first})"
-        ) from None
-    except (zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is truncated or corrupt ({type(exc).__name__})"
+            f"checkpoint {str(path)!r} is truncated or corrupt, or not a wmbench checkpoint ({_reason(exc, path)})"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{str(path)!r} is not a wmbench checkpoint")
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a wmbench checkpoint (a torch file without "
+                              f"format {FORMAT!r}: written by something else)")  # fmt: skip
     if data.get("agent") != agent_name:
         raise CheckpointError(
             f"checkpoint {str(path)!r} belongs to agent {data.get('agent')!r}, not {agent_name!r}"
         )
     return data
+
+
+def _reason(exc: BaseException, path: Path) -> str:
+    """A short reason without torch's advice (which includes loading with weights_only=False)."""
+    if path.stat().st_size == 0:
+        return "empty file"
+    if isinstance(exc, (pickle.UnpicklingError, KeyError)):  # the legacy unpickler on foreign bytes
+        return "not a file written by torch.save"
+    if isinstance(exc, EOFError):
+        return "the file ends too early"
+    first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:120]}" if first else type(exc).__name__

@@ -7,13 +7,17 @@ comment citing where each comes from) and a dict of presets (name -> field overr
 
 Unknown presets, unknown keys and values of the wrong type raise
 :class:`~wmbench_core.agent.ConfigError` with the valid choices. Nested keys use dots
-(``--set optimizer.lr=3e-4``) when a field is itself a dataclass.
+(``--set optimizer.lr=3e-4``) when a field is itself a dataclass. Values are checked against
+the field's declared type: ``bool`` is not an ``int`` here, ``None`` needs ``X | None``, a
+``float`` field takes an int, and ``tuple[int, ...]`` checks every element.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -21,6 +25,10 @@ from typing import Any, TypeVar
 from wmbench_core.agent import ConfigError
 
 C = TypeVar("C")
+
+#: an unknown-key error lists every valid key up to this many, else the closest few
+MAX_LISTED_KEYS = 12
+CLOSEST_KEYS = 6
 
 
 def resolve_config(
@@ -40,48 +48,109 @@ def resolve_config(
 
 def _set(obj: Any, dotted: str, value: Any, full_key: str) -> Any:
     head, _, rest = dotted.partition(".")
-    fields = {f.name: f for f in dataclasses.fields(obj)}
+    fields = [f.name for f in dataclasses.fields(obj)]
     if head not in fields:
-        close = difflib.get_close_matches(head, list(fields), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"unknown config key {full_key!r}{hint}; valid: {', '.join(fields)}")
+        raise ConfigError(_unknown_key_message(full_key, full_key[: len(full_key) - len(dotted)], head, fields))
     current = getattr(obj, head)
     if rest:
         if not dataclasses.is_dataclass(current):
             raise ConfigError(f"config key {full_key!r}: {head!r} has no sub-keys")
         return dataclasses.replace(obj, **{head: _set(current, rest, value, full_key)})
-    kind = type(current) if current is not None else _declared_kind(type(obj), head)
-    return dataclasses.replace(obj, **{head: _coerce(kind, value, full_key)})
+    if dataclasses.is_dataclass(current):
+        example = dataclasses.fields(current)[0].name
+        raise ConfigError(f"config key {full_key!r} is a section; set one of its keys, e.g. {full_key}.{example}")
+    # unresolvable annotations: the current value's type (None: anything goes, as before)
+    declared = _type_hints(type(obj)).get(head, Any if current is None else type(current))
+    return dataclasses.replace(obj, **{head: _coerce(declared, value, full_key)})
 
 
-def _declared_kind(cls: type, name: str) -> type | None:
-    """The one non-None type a field is annotated with (``int | None`` -> int), else None."""
-    args = [a for a in typing.get_args(typing.get_type_hints(cls)[name]) if a is not type(None)]
-    return args[0] if len(args) == 1 and isinstance(args[0], type) else None
+def _unknown_key_message(full_key: str, prefix: str, head: str, fields: list[str]) -> str:
+    close = difflib.get_close_matches(head, fields, n=3)
+    hint = f" (did you mean {', '.join(prefix + c for c in close)}?)" if close else ""
+    if len(fields) <= MAX_LISTED_KEYS:
+        return f"unknown config key {full_key!r}{hint}; valid: {', '.join(prefix + f for f in fields)}"
+    # ~90 flat keys (Dreamer) make an unreadable line: show the nearest, point to the full list
+    nearest = difflib.get_close_matches(head, fields, n=CLOSEST_KEYS, cutoff=0.0)
+    return (
+        f"unknown config key {full_key!r}{hint}; {len(fields)} valid keys here, the closest: "
+        f"{', '.join(prefix + f for f in nearest)} (`wmbench describe --agent NAME` lists them all)"
+    )
 
 
-def _coerce(kind: type | None, value: Any, key: str) -> Any:
-    if kind is None or kind is type(None) or value is None:
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field annotations; {} if they cannot be resolved (the type of the
+    current value is used instead)."""
+    try:
+        return typing.get_type_hints(cls)
+    except (NameError, TypeError):
+        return {}
+
+
+class _Mismatch(Exception):
+    """``value`` does not fit the declared type (turned into a ConfigError naming the key)."""
+
+
+def _coerce(declared: Any, value: Any, key: str) -> Any:
+    try:
+        return _convert(declared, value)
+    except _Mismatch:
+        got = "None" if value is None else f"{type(value).__name__} {value!r}"
+        raise ConfigError(f"config key {key!r} expects {_type_name(declared)}, got {got}") from None
+
+
+def _convert(declared: Any, value: Any) -> Any:
+    if declared is Any:
         return value
-    if kind is bool:
+    origin, args = typing.get_origin(declared), typing.get_args(declared)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            try:
+                return _convert(arg, value)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if value is None:  # only a type that allows None (``X | None``, above) takes it
+        raise _Mismatch
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch
+        if origin is tuple and args and args[-1] is not Ellipsis:  # fixed length: tuple[int, str]
+            if len(args) != len(value):
+                raise _Mismatch
+            return tuple(_convert(a, v) for a, v in zip(args, value))
+        return origin(_convert(args[0] if args else Any, v) for v in value)
+    if origin is not None:  # dict[str, int], Literal[...] and the like: the container type only
+        if isinstance(origin, type) and not isinstance(value, origin):
+            raise _Mismatch
+        return value
+    if not isinstance(declared, type):
+        return value
+    if declared is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"config key {key!r} expects true/false, got {value!r}")
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise _Mismatch
+    if isinstance(value, bool):  # bool is an int subclass, but `deter=true` is a mistake
+        raise _Mismatch
+    if declared is float and isinstance(value, (int, float)):
         return float(value)
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+    if declared in (tuple, list) and isinstance(value, (list, tuple)):
+        return declared(value)
+    if isinstance(value, declared):
         return value
-    if kind in (tuple, list) and isinstance(value, (list, tuple)):
-        return kind(value)
-    if kind is str and isinstance(value, str):
-        return value
-    if isinstance(value, kind):
-        return value
-    raise ConfigError(
-        f"config key {key!r} expects {kind.__name__}, got {type(value).__name__} {value!r}"
-    )
+    raise _Mismatch
+
+
+def _type_name(declared: Any) -> str:
+    if declared is bool:
+        return "true/false"
+    if isinstance(declared, type) and typing.get_origin(declared) is None:
+        return declared.__name__
+    return str(declared).replace("typing.", "").replace("NoneType", "None")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

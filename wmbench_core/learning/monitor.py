@@ -5,14 +5,17 @@
     monitor.log(env_step, {"wm/loss": 1.2, "actor/entropy": 0.7})   # checks, logs, reports
 
 Losses go to ``work_dir/losses.csv`` (one row per call, columns added as new keys appear: the
-file is rewritten with the wider header when that happens) and to TensorBoard when the
-``tensorboard`` package is installed. A NaN or inf stops training with
+file is rewritten atomically with the wider header when that happens) and to TensorBoard when the
+``tensorboard`` package is installed. A session that finds ``losses.csv`` already there (a job
+resumed from its checkpoint) continues it: the earlier rows stay, the new ones follow (an
+unreadable file is kept aside as ``losses.csv.bak``). A NaN or inf stops training with
 :class:`NonFiniteLossError` naming the loss and the step.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from pathlib import Path
@@ -49,6 +52,7 @@ class TrainingMonitor:
         self._tb = None
         if work_dir is not None:
             work_dir.mkdir(parents=True, exist_ok=True)
+            self._continue_csv()
             if tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
@@ -58,6 +62,26 @@ class TrainingMonitor:
                     self._tb = None
         self._t0 = time.perf_counter()
         self._updates = 0
+
+    def _continue_csv(self) -> None:
+        """Take over the header and rows of an existing ``losses.csv`` (a resumed job's curve)."""
+        from wmbench_core.results import unused_path
+
+        path = self.csv_path
+        assert path is not None
+        try:
+            text = path.read_text()
+            reader = csv.DictReader(io.StringIO(text))
+            self._columns, self._rows = list(reader.fieldnames or []), list(reader)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, csv.Error):  # not ours to overwrite: keep it aside
+            path.replace(unused_path(path.with_name(path.name + ".bak")))
+            self._columns, self._rows = [], []
+            return
+        if text and not text.endswith("\n"):  # a row cut short by a kill: end it before appending
+            with open(self.csv_path, "a", newline="") as fh:
+                fh.write("\n")
 
     def count_updates(self, n: int = 1) -> None:
         self._updates += n
@@ -87,11 +111,14 @@ class TrainingMonitor:
             return
         new = [k for k in row if k not in self._columns]
         if new:
+            from wmbench_core.results import atomic_write_text
+
             self._columns += new
-            with open(self.csv_path, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=self._columns)
-                w.writeheader()
-                w.writerows(self._rows)
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=self._columns, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(self._rows)
+            atomic_write_text(self.csv_path, buf.getvalue())  # a kill mid-rewrite keeps the old curve
         else:
             with open(self.csv_path, "a", newline="") as fh:
                 csv.DictWriter(fh, fieldnames=self._columns).writerow(row)

@@ -111,6 +111,16 @@ class ReplayBuffer:
         lengths = np.diff(np.concatenate([starts, [self.size]]))
         return starts, lengths
 
+    def episode_uniform_steps(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` chronological positions: an episode drawn uniformly, then a step uniformly inside
+        it. This is how the IRIS reference samples (episodes, not steps), so short episodes, e.g.
+        single lives, are drawn more often than their length alone would give."""
+        if self.size == 0:
+            raise ValueError("replay is empty")
+        starts, lengths = self.episode_spans()
+        ep = rng.integers(0, len(starts), size=n)
+        return starts[ep] + np.floor(rng.random(n) * lengths[ep]).astype(np.int64)
+
     def sample_segments(
         self,
         batch_size: int,

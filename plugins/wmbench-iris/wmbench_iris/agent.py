@@ -86,10 +86,13 @@ class IrisAgent(Agent):
     def _validate(self) -> None:
         c = self.cfg
         for key, value in (("training.collect_steps_per_epoch", c.training.collect_steps_per_epoch),
-                           ("actor_critic.imagine_horizon", c.actor_critic.imagine_horizon),
                            ("world_model.max_blocks", c.world_model.max_blocks)):
             if value < 1:
                 raise ConfigError(f"config key {key!r} must be >= 1, got {value}")
+        if c.actor_critic.imagine_horizon < 2:  # the λ-return loss covers steps 0..H-2
+            raise ConfigError(
+                f"config key 'actor_critic.imagine_horizon' must be >= 2, got {c.actor_critic.imagine_horizon}"
+            )
         for key, value in (("tokenizer.dead_code_reset_until", c.tokenizer.dead_code_reset_until),
                            ("training.tokenizer_stop_after_epochs", c.training.tokenizer_stop_after_epochs)):
             if value < 0:

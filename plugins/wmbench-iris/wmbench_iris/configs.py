@@ -34,9 +34,8 @@ class TokenizerConfig:
     patch_size: int = 0
     norm_groups: int = 32  # GroupNorm(32) as in taming-transformers
     dropout: float = 0.0  # tokenizer/default.yaml
-    # Codebook initialised uniform in ±scale/vocab_size (reference: scale 1). Tiny codebooks
-    # need a larger scale: the commitment term otherwise shrinks the encoder outputs onto the
-    # near-zero codes within a few dozen steps and the decoder loses small objects.
+    # Codebook initialised uniform in ±scale/vocab_size (reference: scale 1; no preset changes it,
+    # a knob for experiments with small codebooks).
     codebook_init_scale: float = 1.0
     # Every this many training steps, codes no frame of those steps used are moved onto the
     # batch's worst-quantised encoder outputs (0 = never: the reference has no codebook reset).
@@ -80,14 +79,12 @@ class ActorCriticConfig:
     gamma: float = 0.995  # discount (trainer.yaml)
     lambda_: float = 0.95  # λ of the λ-returns (trainer.yaml)
     entropy_weight: float = 0.001  # (trainer.yaml)
-    # False (reference): every imagined step counts in the loss, also after an imagined
-    # termination. True: steps after the first predicted end are left out (weight 0), as
-    # Dreamer's continue weights do (tiny only: catch ends every 7 steps, so most rollouts of a
-    # horizon of 8 cross an end and the world model's frames after it are off-distribution).
+    # False (reference, every preset): every imagined step counts in the loss, also after an
+    # imagined termination. True (an experiment on catch, README; no preset sets it): steps after
+    # the first predicted end are left out (weight 0), as Dreamer's continue weights do.
     mask_after_end: bool = False
-    # True (reference): frames enter the CNN scaled to [-1, 1]. False: as they are, in [0, 1]
-    # (tiny only: catch's black background then gives zero conv inputs, so the LSTM sees the ball
-    # and paddle rather than a large constant; the same finding as DIAMOND's tiny encoder).
+    # True (reference, every preset): frames enter the CNN scaled to [-1, 1]. False (an experiment
+    # on catch, README; no preset sets it): as they are, in [0, 1].
     centered_input: bool = True
 
 

@@ -278,8 +278,8 @@ class Tokenizer(nn.Module):
             return 0
         # one code per distinct encoder output (equal patches give equal outputs), worst first
         _, group = torch.unique(flat[worst], dim=0, return_inverse=True)
-        first = torch.full((int(group.max()) + 1,), len(worst), dtype=torch.long)
-        first.scatter_reduce_(0, group, torch.arange(len(worst)), "amin")
+        first = torch.full((int(group.max()) + 1,), len(worst), dtype=torch.long, device=group.device)
+        first.scatter_reduce_(0, group, torch.arange(len(worst), device=group.device), "amin")
         chosen = worst[first.sort().values][: len(dead)]
         self.codebook.weight[dead[: len(chosen)]] = flat[chosen]
         return len(chosen)

@@ -117,8 +117,6 @@ class TokenCache:
         self.row = np.full(capacity, -1, dtype=np.int64)
         self.version = np.full(capacity, -1, dtype=np.int64)
         self.current = 0
-        self.hits = 0
-        self.misses = 0
 
     def invalidate(self) -> None:
         """Call after the tokenizer's weights change."""
@@ -130,43 +128,44 @@ class TokenCache:
         lead = rows.shape
         rows = rows.reshape(-1)
         flat = frames.reshape(-1, *frames.shape[-3:])
+        device = next(tokenizer.parameters()).device
         tokenizer.eval()
         if not self.enabled:
-            toks = chunked(tokenizer.tokenize, frames_to_tensor(flat), chunk)
-            return toks.view(*lead, -1)
+            toks = chunked(tokenizer.tokenize, frames_to_tensor(flat, device), chunk)
+            return toks.cpu().view(*lead, -1)
         slots = rows % self.capacity
         hit = (self.row[slots] == rows) & (self.version[slots] == self.current)
         miss_rows, first = np.unique(rows[~hit], return_index=True)
         if len(miss_rows):
             miss_frames = flat[np.flatnonzero(~hit)[first]]
-            toks = chunked(tokenizer.tokenize, frames_to_tensor(miss_frames), chunk)
+            toks = chunked(tokenizer.tokenize, frames_to_tensor(miss_frames, device), chunk)
             ms = miss_rows % self.capacity
             self.tokens[ms] = toks.cpu()
             self.row[ms] = miss_rows
             self.version[ms] = self.current
-        self.hits += int(hit.sum())
-        self.misses += len(miss_rows)
         return self.tokens[slots].view(*lead, -1)
 
 
 # -- batches ----------------------------------------------------------------------------------
+# Every batch draws an episode (a life, in Atari training) uniformly, then a step uniformly inside
+# it, as the reference's ``EpisodesDataset.sample_batch`` does.
 def tokenizer_batch(replay: ReplayBuffer, batch: int, rng: np.random.Generator) -> torch.Tensor:
-    rows = rng.integers(0, len(replay), size=batch)
+    rows = replay.episode_uniform_steps(batch, rng)
     seg = replay.sample_segments(batch, 1, rng, starts=rows)
     return frames_to_tensor(seg["obs"][:, 0])
 
 
 def world_model_batch(replay: ReplayBuffer, cache: TokenCache, tokenizer: Tokenizer, batch: int,
                       length: int, rng: np.random.Generator, chunk: int) -> dict[str, torch.Tensor]:
-    """Segments of ``length`` steps starting at uniform steps, right-padded inside episodes."""
-    seg = replay.sample_segments(batch, length, rng)
+    """Segments of ``length`` steps starting at the drawn steps, right-padded inside episodes."""
+    seg = replay.sample_segments(batch, length, rng, starts=replay.episode_uniform_steps(batch, rng))
     return _to_torch(seg, cache, tokenizer, chunk)
 
 
 def actor_critic_batch(replay: ReplayBuffer, cache: TokenCache, tokenizer: Tokenizer, batch: int,
                        burn_in: int, rng: np.random.Generator, chunk: int) -> dict[str, torch.Tensor]:
-    """Segments of burn_in + 1 steps ending at uniform steps, left-padded inside episodes."""
-    ends = rng.integers(0, len(replay), size=batch)
+    """Segments of burn_in + 1 steps ending at the drawn steps, left-padded inside episodes."""
+    ends = replay.episode_uniform_steps(batch, rng)
     seg = replay.sample_segments(batch, burn_in + 1, rng, starts=ends - burn_in, episode_of=ends)
     return _to_torch(seg, cache, tokenizer, chunk)
 
