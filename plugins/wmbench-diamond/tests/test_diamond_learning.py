@@ -60,7 +60,9 @@ def test_atari100k_smoke_breakout_through_cli(tmp_path):
         "training.first_epoch_updates_actor_critic": 1,
         "training.updates_per_epoch": 1,
         "training.env_steps_per_epoch": 100,
-        "training.final_epochs": 0,
+        # the random initial collection takes the whole 300-step budget (its minimum is 5000), so
+        # the one epoch that trains is a final one (reference schedule: epochs = collecting + final)
+        "training.final_epochs": 1,
         "training.gif_steps": 2,
         # paper-sized models, smaller batches: a full-batch reward/termination update holds
         # ~6 GB of activations on CPU, too much next to other jobs on a CI runner
