@@ -144,3 +144,25 @@ def test_bad_input_loses_nothing_already_written(tmp_path):
 def test_failed_job_exits_nonzero_with_summary(tmp_path):
     p = wmbench("run", "--agent", "random", "--game", "catch", "--train-steps", "-1", "--out-dir", str(tmp_path))
     assert p.returncode == 2 and "--train-steps must be >= 0" in p.stderr
+
+
+def test_click_usage_errors_are_one_line_through_the_console_script():
+    """click's own errors (a malformed or missing option, an unknown command) get the project's one
+    line and exit code 2, not click's usage block; a bare ``wmbench`` prints its help."""
+    for args, expect in ((["run", "--agent", "random", "--game", "catch", "--device", "gpu"], "'--device'"),
+                         (["run", "--agent", "random"], "Missing option '--game'"),
+                         (["nosuch"], "No such command")):
+        proc = subprocess.run([sys.executable, "-m", "wmbench_core", *args], capture_output=True, text=True)
+        assert proc.returncode == 2 and proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("wmbench: error:") and expect in lines[0], proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "wmbench_core"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Commands:" in proc.stdout
+
+
+def test_empty_out_dir_and_one_checkpoint_as_several_seeds_are_refused(tmp_path):
+    p = wmbench("run", "--agent", "random", "--game", "catch", "--out-dir", "")
+    assert p.returncode == 2 and "--out-dir is empty" in p.stderr
+    p = wmbench("run", "--agent", "random", "--game", "catch", "--checkpoint", str(tmp_path / "x.pt"),
+                "--seeds", "3", "--out-dir", str(tmp_path / "out"))  # fmt: skip
+    assert p.returncode == 2 and "give one seed" in p.stderr and not (tmp_path / "out").exists()

@@ -55,4 +55,25 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="wmbench")
+    """The console script. Click's own usage errors (a missing or malformed option) become one
+    line, as the project's input errors do, instead of click's usage block."""
+    import sys
+
+    try:
+        code = cli.main(prog_name="wmbench", standalone_mode=False)
+    except click.UsageError as exc:
+        from wmbench_core.cli.errors import fail
+
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `wmbench`: its help, not an error
+            click.echo(exc.format_message())
+            sys.exit(0)
+
+        where = exc.ctx.command_path if exc.ctx is not None else "wmbench"
+        fail(f"{exc.format_message()} (see {where} --help)")
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:  # Ctrl-C at a prompt or outside a command's own handling
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

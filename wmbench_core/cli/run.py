@@ -89,9 +89,13 @@ def run(
         raise UsageError(f"--format is empty; valid: {', '.join(sorted(registry.exporters))}")
     env = make_env_spec(game)
     check_agents_accept(registry, agent_names, preset, env, overrides)
+    if not str(out_dir).strip():
+        raise UsageError("--out-dir is empty; give a directory (default: results/bench)")
     if checkpoint is not None:
         if len(agent_names) != 1:
             raise UsageError("--checkpoint needs exactly one --agent")
+        if len(seed_list) != 1:  # seeds would only vary the evaluation, yet count as training seeds
+            raise UsageError(f"--checkpoint evaluates one trained agent: give one seed, not --seeds {seeds!r}")
         from wmbench_core.learning.checkpoint import load_checkpoint
 
         load_checkpoint(checkpoint, agent_names[0])  # refuses missing, corrupt or code-bearing files
