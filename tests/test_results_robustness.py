@@ -51,6 +51,15 @@ def copy_of(base: Path, name: str) -> Path:
 
 
 # -- finding 3: rebuilding the document never drops the runs it holds -------------------------
+def test_status_counts_the_runs_only_the_document_holds(base: Path):
+    (base / RUNS_FILE).unlink()
+    res = invoke("status", str(base), "--json")
+    assert res.exit_code == 0, res.output
+    status = json.loads(res.output[res.output.index("{"):])
+    assert status["ok"] == 3 and status["remaining"] == 0
+    assert len(warnings_in(res.output)) == 1
+
+
 def test_document_only_dir_keeps_its_runs_when_a_run_is_added(base: Path):
     out = base.parent / "doc_only"
     out.mkdir()

@@ -41,8 +41,7 @@ from wmbench_core.results import (
     ResultsStore,
     atomic_write_text,
     dumps,
-    latest_records,
-    read_records,
+    run_dir_records,
 )
 from wmbench_core.runner import (
     Job,
@@ -456,7 +455,7 @@ def write_comparison(
     except ImportError:
         return []
     out = Path(out_dir)
-    records = [r for r in latest_records(read_records(out)) if r.get("status") == "ok" and r.get("episode_returns")]
+    records = [r for r in run_dir_records(out) if r.get("status") == "ok" and r.get("episode_returns")]
     games = {r["game"] for r in records}
     if not games or not all(normalization.has_reference(g) for g in games):
         return []
@@ -545,9 +544,9 @@ def suite_status(out_dir: str | Path) -> SuiteStatus:
 
     out = Path(out_dir)
     manifest = load_manifest(out)
-    if manifest is None and not (out / "runs.jsonl").is_file():
+    if manifest is None and not any((out / f).is_file() for f in ("runs.jsonl", "benchmark_results.json")):
         raise FileNotFoundError(f"{str(out)!r} is not a wmbench run dir (no runs.jsonl or {SUITE_FILE})")
-    records = {r["job_id"]: r for r in latest_records(read_records(out)) if "job_id" in r}
+    records = {r["job_id"]: r for r in run_dir_records(out)}
     planned = list((manifest or {}).get("jobs") or records)
     planned += [j for j in records if j not in set(planned)]
     running: list[dict[str, Any]] = []
