@@ -166,3 +166,10 @@ def test_empty_out_dir_and_one_checkpoint_as_several_seeds_are_refused(tmp_path)
     p = wmbench("run", "--agent", "random", "--game", "catch", "--checkpoint", str(tmp_path / "x.pt"),
                 "--seeds", "3", "--out-dir", str(tmp_path / "out"))  # fmt: skip
     assert p.returncode == 2 and "give one seed" in p.stderr and not (tmp_path / "out").exists()
+
+
+def test_negative_bootstrap_seed_names_the_option():
+    for command in (["baselines", "--ci"], ["compare", "nowhere"]):
+        proc = subprocess.run([sys.executable, "-m", "wmbench_core", *command, "--seed", "-1"],
+                              capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 2 and "'--seed'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

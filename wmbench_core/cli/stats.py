@@ -31,7 +31,7 @@ class _FormatOption(click.Option):
 @click.argument("names", nargs=-1)
 @click.option("--ci", is_flag=True, help="Add stratified-bootstrap 95% CIs (slower for 100-run baselines).")
 @click.option("--reps", default=AGGREGATE_REPS, show_default=True, type=int, help="Bootstrap resamples for --ci.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
 def baselines_command(names: tuple[str, ...], ci: bool, reps: int, seed: int, as_json: bool) -> None:
@@ -105,7 +105,8 @@ def baselines_command(names: tuple[str, ...], ci: bool, reps: int, seed: int, as
 )  # noqa: E501
 @click.option("--profile-reps", default=PROFILE_REPS, show_default=True, type=int, help="Resamples for profile bands.")  # noqa: E501
 @click.option("--poi-reps", default=PROFILE_REPS, show_default=True, type=int, help="Resamples for PoI CIs.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed (same seed, same CIs).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap seed (same seed, same CIs).")
 @click.option("--task-bootstrap", is_flag=True, help="Resample games as well as runs.")
 @click.option("--allow-mixed-protocols", is_flag=True, help="Pool runs made under different env protocols (marked †).")  # noqa: E501
 @friendly_errors
