@@ -173,3 +173,14 @@ def test_negative_bootstrap_seed_names_the_option():
         proc = subprocess.run([sys.executable, "-m", "wmbench_core", *command, "--seed", "-1"],
                               capture_output=True, text=True)  # fmt: skip
         assert proc.returncode == 2 and "'--seed'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("install", ["from wmbench_core.cli.errors import one_line_warnings; one_line_warnings()",
+                                     "from wmbench_core.executors import _init_process_worker; "
+                                     "_init_process_worker(None, None)"])
+def test_plugin_warnings_print_as_one_line(install):
+    """A plugin's ``warnings.warn`` (IRIS without VGG16 weights) prints one ``wmbench: warning:`` line,
+    in the CLI's process and in suite workers, not Python's file:line + source line."""
+    code = f"import warnings; {install}; warnings.warn('perceptual loss is off', stacklevel=1)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "wmbench: warning: perceptual loss is off\n", proc.stderr

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from wmbench_core.agent import CheckpointError, ConfigError
-from wmbench_core.learning.checkpoint import load_checkpoint, save_checkpoint
+from wmbench_core.learning.checkpoint import load_checkpoint, restore_generator, save_checkpoint
 from wmbench_core.learning.config import resolve_config
+from wmbench_core.learning.device import resolve_device
 from wmbench_core.learning.monitor import NonFiniteLossError, TrainingMonitor
 from wmbench_core.learning.optim import fused_adam
 from wmbench_core.learning.replay import ReplayBuffer, area_resize, frames_to_tensor
@@ -100,6 +101,30 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
         load_checkpoint(truncated, "agent-x")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.ckpt", "agent-x")
+
+
+def test_generator_states_restore_and_a_state_of_another_device_kind_keeps_the_seed():
+    saved = torch.Generator().manual_seed(5).get_state()
+    g = torch.Generator().manual_seed(3)
+    assert restore_generator(g, saved) and torch.equal(g.get_state(), saved)
+    # a CUDA generator's get_state() is 16 bytes (seed, offset): a GPU-trained run loaded on a CPU
+    g = torch.Generator().manual_seed(3)
+    before = g.get_state()
+    with pytest.warns(UserWarning, match="another device than cpu"):
+        assert not restore_generator(g, torch.zeros(16, dtype=torch.uint8))
+    assert torch.equal(g.get_state(), before)
+
+
+def test_resolve_device_checks_names_and_gpu_indices(monkeypatch):
+    assert resolve_device("cpu") == "cpu" and resolve_device("auto") in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        resolve_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with two GPUs
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda") == "cuda" and resolve_device("cuda:1") == "cuda:1"
+    for bad in ("cuda:2", "cuda:x"):
+        with pytest.raises(ValueError, match=r"torch sees 2 CUDA GPU\(s\); valid: cuda, cuda:0 .. cuda:1"):
+            resolve_device(bad)
 
 
 class _Evil:

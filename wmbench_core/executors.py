@@ -116,8 +116,10 @@ def _limit_threads(threads: int | None) -> None:
 def _init_process_worker(threads: int | None, progress_queue: Any) -> None:
     """ProcessPoolExecutor initializer: threads, allocator, progress channel."""
     global _worker_progress_queue
+    from wmbench_core.cli.errors import one_line_warnings
     from wmbench_core.learning.allocator import tune_malloc
 
+    one_line_warnings()
     _limit_threads(threads)
     tune_malloc()  # MALLOC_ENV is in the environment too; this covers a pre-started interpreter
     _worker_progress_queue = progress_queue
@@ -130,8 +132,10 @@ def _queue_send(job_id: str, steps: int, total: int) -> None:
 
 def run_job(job: Job, out_dir: str, factory_ref: str | None = None, threads: int | None = None) -> dict[str, Any]:
     """Run one job in this (worker) process and return its record (never raises for the agent)."""
+    from wmbench_core.cli.errors import one_line_warnings
     from wmbench_core.learning.allocator import tune_malloc
 
+    one_line_warnings()
     _limit_threads(threads)
     tune_malloc()  # a Ray worker was not started with MALLOC_ENV: set the same in-process
     factory = resolve_factory(factory_ref) if factory_ref else None

@@ -59,6 +59,9 @@ def main() -> None:
     line, as the project's input errors do, instead of click's usage block."""
     import sys
 
+    from wmbench_core.cli.errors import one_line_warnings
+
+    one_line_warnings()
     try:
         code = cli.main(prog_name="wmbench", standalone_mode=False)
     except click.UsageError as exc:

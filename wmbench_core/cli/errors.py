@@ -28,6 +28,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     )  # fmt: skip
 
 
+def one_line_warnings() -> None:
+    """Python warnings (a plugin's ``warnings.warn``) print as one ``wmbench: warning:`` line, like
+    the core's own, instead of Python's two (file:line, then the source line)."""
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *_args, **_kwargs: f"wmbench: warning: {message}\n"
+
+
 def fail(message: str, code: int = USAGE_EXIT) -> NoReturn:
     click.echo(f"wmbench: error: {message}", err=True)
     sys.exit(code)

@@ -6,6 +6,11 @@ state_dicts, written with ``torch.save`` (atomically: temp file + rename) and re
 Every checkpoint carries ``{"format": "wmbench-checkpoint", "agent": name}`` so that a file of
 another agent is refused with a clear message. Any file that cannot be loaded so is refused with
 one line (:class:`CheckpointError`) that never suggests turning ``weights_only`` off.
+
+Files load onto the CPU whatever the agent's device: ``load_state_dict`` of modules and
+optimisers copies into their own device, a ``torch.Generator`` takes only a CPU state, and replay
+buffers are numpy. A checkpoint written on a GPU therefore loads on a CPU and the other way round;
+only the generators' states do not carry across device kinds (:func:`restore_generator`).
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ def save_checkpoint(path: str | Path, agent_name: str, payload: dict[str, Any]) 
     return path
 
 
-def load_checkpoint(path: str | Path, agent_name: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a weights-only checkpoint of ``agent_name``; raise :class:`CheckpointError` otherwise."""
+def load_checkpoint(path: str | Path, agent_name: str) -> dict[str, Any]:
+    """Load a weights-only checkpoint of ``agent_name`` onto the CPU; raise :class:`CheckpointError`
+    otherwise."""
     import torch
 
     path = Path(path)
@@ -45,7 +51,7 @@ def load_checkpoint(path: str | Path, agent_name: str, map_location: Any = "cpu"
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore", UserWarning)
-            data = torch.load(path, map_location=map_location, weights_only=True)
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever a foreign file makes torch raise
         code = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
         if code:  # a real torch.save file that names a class or function to import
@@ -63,6 +69,23 @@ def load_checkpoint(path: str | Path, agent_name: str, map_location: Any = "cpu"
             f"checkpoint {str(path)!r} belongs to agent {data.get('agent')!r}, not {agent_name!r}"
         )
     return data
+
+
+def restore_generator(generator: Any, state: Any) -> bool:
+    """Set ``generator`` (a ``torch.Generator``) to a saved ``get_state()``. A state saved by a
+    generator of another device kind (a CUDA generator's 16 bytes against a CPU one's 5,056: a run
+    trained on a GPU, resumed or evaluated on a CPU) does not fit: the generator keeps the seed it
+    was built with, one warning says so, and False is returned."""
+    state = state.cpu()  # set_state takes a CPU byte tensor, whatever the generator's device
+    if state.shape == generator.get_state().shape:
+        try:
+            generator.set_state(state)
+            return True
+        except RuntimeError:
+            pass
+    warnings.warn(f"the checkpoint's random-number state is for another device than {generator.device.type}: "
+                  "this run's draws continue from its own seed instead", stacklevel=2)
+    return False
 
 
 def _reason(exc: BaseException, path: Path) -> str:

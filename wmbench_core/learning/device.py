@@ -24,6 +24,10 @@ def resolve_device(device: str = "auto") -> str:
         raise ValueError(f"unknown device {device!r}; valid: {', '.join(VALID_DEVICES)}")
     if base == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch sees no CUDA GPU; valid here: auto, cpu")
+    index = device.partition(":")[2]
+    if base == "cuda" and index and not (index.isdigit() and int(index) < torch.cuda.device_count()):
+        n = torch.cuda.device_count()
+        raise ValueError(f"unknown device {device!r}: torch sees {n} CUDA GPU(s); valid: cuda, cuda:0 .. cuda:{n - 1}")
     if base == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps' requested but it is not available; valid here: auto, cpu")
     return device

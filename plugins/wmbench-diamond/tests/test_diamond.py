@@ -302,6 +302,15 @@ def test_train_checkpoint_resume_and_determinism(tmp_path):
     with pytest.raises(CheckpointError, match="different config"):
         catch_agent(**{"actor_critic.gamma": 0.9}).load_checkpoint(ckpt)
 
+    # a checkpoint written on a GPU (its generators' states are CUDA's 16 bytes) loads on a CPU
+    data = torch.load(ckpt, weights_only=True)
+    data["act_generator"] = data["trainer"]["torch_generator"] = torch.zeros(16, dtype=torch.uint8)
+    torch.save(data, ckpt)
+    d = catch_agent()
+    with pytest.warns(UserWarning, match="another device"):
+        d.load_checkpoint(ckpt)
+    assert d.env_steps_trained == 80
+
 
 def test_act_is_deterministic_per_seed_with_batch_first_state():
     obs = np.zeros((5, 64, 64, 3), np.uint8)

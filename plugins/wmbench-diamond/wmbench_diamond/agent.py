@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from wmbench_core.agent import Agent, CheckpointError, Progress
-from wmbench_core.learning.checkpoint import load_checkpoint, save_checkpoint
+from wmbench_core.learning.checkpoint import load_checkpoint, restore_generator, save_checkpoint
 from wmbench_core.learning.config import config_to_dict
 from wmbench_core.learning.device import resolve_device, seed_everything
 from wmbench_core.learning.monitor import TrainingMonitor
@@ -107,7 +107,7 @@ class DiamondAgent(Agent):
         })
 
     def load_checkpoint(self, path: str | Path) -> None:
-        data = load_checkpoint(path, self.name, map_location=self.device)
+        data = load_checkpoint(path, self.name)
         if "trainer" not in data:
             raise CheckpointError(f"checkpoint {str(path)!r} has no DIAMOND training state")
         if data.get("config") != self.config:
@@ -119,7 +119,7 @@ class DiamondAgent(Agent):
             self.trainer.load_state_dict(data["trainer"])
         except (KeyError, RuntimeError) as exc:
             raise CheckpointError(f"checkpoint {str(path)!r} does not fit this agent ({type(exc).__name__})") from None
-        self._act_gen.set_state(data["act_generator"])
+        restore_generator(self._act_gen, data["act_generator"])
         self.env_steps_trained = int(data["env_steps"])
 
     def describe(self) -> dict[str, Any]:

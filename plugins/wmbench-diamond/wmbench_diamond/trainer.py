@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from wmbench_core.learning.checkpoint import restore_generator
 from wmbench_diamond.actor_critic import ActorCritic, actor_critic_loss
 from wmbench_diamond.configs import DiamondConfig
 from wmbench_diamond.data import DiamondDataset
@@ -270,6 +271,6 @@ class Trainer:
         self.env_steps = int(state["env_steps"])
         self.num_updates = {k: int(v) for k, v in state["num_updates"].items()}
         self.dataset.load_state_dict(state["dataset"])
-        self.gen.set_state(state["torch_generator"])
+        restore_generator(self.gen, state["torch_generator"])
         self.rng.bit_generator.state = ast.literal_eval(state["numpy_rng"])
         self._real = None

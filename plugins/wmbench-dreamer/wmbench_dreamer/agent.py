@@ -227,7 +227,7 @@ class DreamerAgent(Agent):
         ckpt.save_checkpoint(path, self.name, payload)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        data = ckpt.load_checkpoint(path, self.name, map_location=self.device)
+        data = ckpt.load_checkpoint(path, self.name)
         saved = data.get("config", {})
         diff = [k for k in _ARCH_KEYS if saved.get(k) != self.config.get(k)]
         if diff:
@@ -244,8 +244,8 @@ class DreamerAgent(Agent):
         self._last_checkpoint_step = self.env_steps_trained
         self.episodes_trained = int(data.get("episodes_trained", 0))
         self.schedule.credit = float(data.get("update_credit", 0.0))
-        self.act_generator.set_state(data["act_generator"].cpu())
-        self.train_generator.set_state(data["train_generator"].cpu())
+        ckpt.restore_generator(self.act_generator, data["act_generator"])
+        ckpt.restore_generator(self.train_generator, data["train_generator"])
         self.rng.bit_generator.state = data["numpy_rng"]
         if "replay" in data:
             rep = data["replay"]

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from wmbench_core.agent import Agent, CheckpointError, ConfigError, Progress
-from wmbench_core.learning.checkpoint import load_checkpoint, save_checkpoint
+from wmbench_core.learning.checkpoint import load_checkpoint, restore_generator, save_checkpoint
 from wmbench_core.learning.config import config_to_dict, resolve_config
 from wmbench_core.learning.device import resolve_device, seed_everything
 from wmbench_core.learning.monitor import TrainingMonitor
@@ -297,7 +297,7 @@ class IrisAgent(Agent):
         save_checkpoint(path, NAME, payload)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        data = load_checkpoint(path, NAME, map_location=self.device)
+        data = load_checkpoint(path, NAME)
         try:
             self.tokenizer.load_state_dict(data["tokenizer"])
             self.world_model.load_state_dict(data["world_model"])
@@ -315,8 +315,8 @@ class IrisAgent(Agent):
         self._last_checkpoint_step = self.env_steps_trained
         self.updates = {k: int(v) for k, v in data["updates"].items()}
         self.rng.bit_generator.state = _rng_unstate(data["rng"])
-        self.train_gen.set_state(data["train_gen"].cpu())
-        self.act_gen.set_state(data["act_gen"].cpu())
+        restore_generator(self.train_gen, data["train_gen"])
+        restore_generator(self.act_gen, data["act_gen"])
         if data.get("replay") is not None:
             rep = data["replay"]
             self.replay = None
