@@ -111,10 +111,11 @@ class RSSM(nn.Module):
             "stoch": torch.zeros(batch, self.stoch_dim, device=device),
         }
 
-    def reset_where(self, state: State, action: torch.Tensor, is_first: torch.Tensor):
-        """Replace state and previous action by the initial ones where ``is_first``."""
+    def reset_where(self, state: State, action: torch.Tensor, is_first: torch.Tensor, any_first: bool | None = None):
+        """Replace state and previous action by the initial ones where ``is_first``
+        (``any_first``: whether any is, when the caller knows; asking a GPU tensor waits for it)."""
         state = {"deter": state["deter"], "stoch": state["stoch"]}
-        if not bool(is_first.any()):
+        if not (bool(is_first.any()) if any_first is None else any_first):
             return state, action
         init = self.initial(is_first.shape[0], is_first.device)
         m = is_first.to(action.dtype).unsqueeze(-1)
@@ -197,9 +198,10 @@ class RSSM(nn.Module):
         # unbind, not embed_proj[:, t]: each indexing's backward writes a full-size gradient
         embed_proj = self.obs_embed(embed).unbind(1)
         deters, stochs, stats = [], [], []
+        any_first = is_first.any(0).tolist()  # one device sync for the sequence, not one per step
         with sequence_weight_grads(self):
             for t in range(steps):
-                state, action = self.reset_where(state, prev_action[:, t], is_first[:, t])
+                state, action = self.reset_where(state, prev_action[:, t], is_first[:, t], any_first[t])
                 state = self.obs_step(state, action, embed_proj[t], generator)
                 deters.append(state["deter"])
                 stochs.append(state["stoch"])
