@@ -231,7 +231,7 @@ class IrisAgent(Agent):
                 step = self.env_steps_trained
                 if plan.tokenizer:
                     for i in range(t.tokenizer_steps_per_epoch):
-                        x = tokenizer_batch(self.replay, t.tokenizer_batch_size, self.rng).to(self.device)
+                        x = tokenizer_batch(self.replay, t.tokenizer_batch_size, self.rng, self.device)
                         until = self.cfg.tokenizer.dead_code_reset_until
                         reset = until == 0 or self.updates["tokenizer"] < until
                         last.update(tokenizer_update(self.tokenizer, self.opt_tokenizer, x,

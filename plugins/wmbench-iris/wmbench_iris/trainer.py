@@ -149,10 +149,11 @@ class TokenCache:
 # -- batches ----------------------------------------------------------------------------------
 # Every batch draws an episode (a life, in Atari training) uniformly, then a step uniformly inside
 # it, as the reference's ``EpisodesDataset.sample_batch`` does.
-def tokenizer_batch(replay: ReplayBuffer, batch: int, rng: np.random.Generator) -> torch.Tensor:
+def tokenizer_batch(replay: ReplayBuffer, batch: int, rng: np.random.Generator,
+                    device: torch.device | str = "cpu") -> torch.Tensor:
     rows = replay.episode_uniform_steps(batch, rng)
     seg = replay.sample_segments(batch, 1, rng, starts=rows)
-    return frames_to_tensor(seg["obs"][:, 0])
+    return frames_to_tensor(seg["obs"][:, 0], device)  # uint8 crosses to the device, not float
 
 
 def world_model_batch(replay: ReplayBuffer, cache: TokenCache, tokenizer: Tokenizer, batch: int,
