@@ -184,3 +184,13 @@ def test_plugin_warnings_print_as_one_line(install):
     code = f"import warnings; {install}; warnings.warn('perceptual loss is off', stacklevel=1)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stderr == "wmbench: warning: perceptual loss is off\n", proc.stderr
+
+
+def test_atari_commands_print_no_ale_banner():
+    """ALE's "A.L.E: Arcade Learning Environment ... [Powered by Stella]" banner is off (its version
+    is in every result's versions); a command that builds Atari envs leaves stderr empty."""
+    code = ("from wmbench_core.envs import make_env_spec; from wmbench_core.envs.atari import make_atari_vector_env; "
+            "spec = make_env_spec('Pong'); spec.make().reset(seed=0); "
+            "make_atari_vector_env('Pong', spec.protocol, 2).reset(seed=0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

@@ -165,3 +165,59 @@ def test_describe_and_run_refuse_bool_for_int(tmp_path, agent, setting, message)
     _fails_with_one_line(["describe", *args], message)
     _fails_with_one_line(["run", *args, "--out-dir", str(tmp_path / "o")], f"agent {agent}: {message}")
     assert not (tmp_path / "o").exists()  # no failed record: refused before any job
+
+
+def test_numbers_keep_the_sign_of_their_default():
+    for overrides, message in (({"deter": -1}, "config key 'deter' must be >= 0 (default 512), got -1"),
+                               ({"lr": -1e-4}, "config key 'lr' must be >= 0"),
+                               ({"every": -2}, "config key 'every' must be >= 0 (default None)"),
+                               ({"inner.channels": (8, -1)}, "config key 'inner.channels' must be >= 0")):
+        with pytest.raises(ConfigError) as err:
+            resolve_config(Cfg, {"default": {}}, None, overrides)
+        assert str(err.value).startswith(message)
+    assert resolve(deter=0, every=0).deter == 0  # zero is a sign-free bound: agents check >= 1 themselves
+    signed = make_dataclass("Signed", [("low", float, field(default=-20.0))])
+    assert resolve_config(signed, {"default": {}}, None, {"low": -3.0}).low == -3.0  # a negative default
+
+
+@pytest.mark.parametrize("agent,setting,message", [
+    ("dreamerv3", "version=2", "config key 'version' is fixed by the agent (dreamerv3: 3)"),
+    ("dreamerv3", "twohot_bins=1", "'twohot_bins' >= 2"),
+    ("iris", "tokenizer.vocab_size=0", "config key 'tokenizer.vocab_size' must be >= 1, got 0"),
+    ("iris", "training.collect_epsilon=-0.5", "config key 'training.collect_epsilon' must be >= 0"),
+    ("diamond", "training.env_steps_per_epoch=0", "config key 'training.env_steps_per_epoch' must be >= 1"),
+    ("diamond", "denoiser.cond_channels=3", "'denoiser.cond_channels' must be even and >= 2, got 3"),
+    ("diamond", "image_size=12", "must be divisible by 8"),
+])  # fmt: skip
+def test_values_an_agent_cannot_work_with_are_refused_in_one_line(tmp_path, agent, setting, message):
+    """Sizes of 0, negative rates, schedules that never advance (0 env steps per epoch hung the
+    DIAMOND trainer) are refused before any work, not met by a traceback or a hang."""
+    from wmbench_core.plugins import get_registry
+
+    if agent not in get_registry().agents:
+        pytest.skip(f"{agent} plugin not installed")
+    preset = "atari100k" if setting.startswith("image_size") else "tiny"
+    args = ["--agent", agent, "--preset", preset, "--game", "catch", "--set", setting]
+    _fails_with_one_line(["describe", *args], message)
+    _fails_with_one_line(["run", *args, "--out-dir", str(tmp_path / "o")], message)
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_agent_that_cannot_be_built_with_the_overrides_is_a_one_line_error():
+    """A value no validation caught, that makes the agent's constructor fail (torch's "negative
+    dimension"), names the overrides; without overrides the same failure is a bug and propagates."""
+    from wmbench_core.cli.validation import build_agent
+
+    def factory(**kwargs):
+        raise RuntimeError("Trying to create tensor with negative dimension -1: [-1, 16]\n(more)")
+
+    class Registry:
+        def agent(self, name):
+            return type("Spec", (), {"name": name, "load_factory": staticmethod(lambda: factory)})(), None
+
+    with pytest.raises(ConfigError) as err:
+        build_agent(Registry(), "fake", None, None, {"size": 3})
+    assert str(err.value).startswith("agent fake cannot be built with --set size=3: RuntimeError: Trying to "
+                                     "create tensor with negative dimension -1: [-1, 16] (`wmbench describe")
+    with pytest.raises(RuntimeError):
+        build_agent(Registry(), "fake", None, None, {})

@@ -84,13 +84,13 @@ def plugins(as_json: bool) -> None:
 @friendly_errors
 def describe(agent_name: str, preset: str | None, game: str, sets: tuple[str, ...], as_json: bool) -> None:
     """An agent's resolved hyperparameters and parameter counts per component."""
+    from wmbench_core.cli.validation import build_agent
     from wmbench_core.envs import make_env_spec
     from wmbench_core.parsing import parse_overrides
 
-    spec, info = get_registry().agent(agent_name)
-    factory = spec.load_factory()
-    agent = factory(env=make_env_spec(game), preset=preset, device="cpu", seed=0, work_dir=None,
-                    **parse_overrides(sets))  # fmt: skip
+    registry = get_registry()
+    spec, info = registry.agent(agent_name)
+    agent = build_agent(registry, spec.name, make_env_spec(game), preset, parse_overrides(sets))
     desc = agent.describe()
     desc = {"agent": spec.name, "plugin": f"{info.distribution} {info.version}", "preset": agent.preset, **desc}
     if as_json:

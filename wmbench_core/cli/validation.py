@@ -26,18 +26,33 @@ def check_agents_accept(
 ) -> None:
     """The preset exists for every agent, and each agent builds with the ``--set`` overrides
     (unknown keys and bad values fail here with the agent's own one-line ConfigError)."""
-    from wmbench_core.agent import ConfigError  # imports the env stack: only once it is needed
-
     for name in agent_names:
         spec, _ = registry.agent(name)
         if preset is not None and preset not in spec.presets:
             raise UsageError(f"unknown preset {preset!r} for agent {name}; valid: {', '.join(spec.presets)}")
     for name in agent_names:
-        spec, _ = registry.agent(name)
-        try:
-            spec.load_factory()(env=env, preset=preset, device="cpu", seed=0, work_dir=None, **overrides)
-        except ConfigError as exc:  # with several --agent, say which one refused
-            raise ConfigError(f"agent {name}: {exc}") from None
+        build_agent(registry, name, env, preset, overrides)
+
+
+def build_agent(registry: PluginRegistry, name: str, env: Any, preset: str | None, overrides: dict[str, Any]) -> Any:
+    """The agent on the CPU with the ``--set`` overrides. A ConfigError names the agent (with
+    several --agent, which one refused). A value the plugin did not validate that makes building
+    fail (a negative layer size: torch's own error) is a bad input too when overrides were given:
+    one line naming them; without overrides the failure is the plugin's bug and keeps its traceback."""
+    from wmbench_core.agent import ConfigError  # imports the env stack: only once it is needed
+
+    spec, _ = registry.agent(name)
+    try:
+        return spec.load_factory()(env=env, preset=preset, device="cpu", seed=0, work_dir=None, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"agent {name}: {exc}") from None
+    except Exception as exc:
+        if not overrides:
+            raise
+        given = " ".join(f"{k}={v}" for k, v in overrides.items())
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"agent {name} cannot be built with --set {given}: {type(exc).__name__}: {first[:200]}"
+                          " (`wmbench describe --agent NAME` lists the keys and their defaults)") from None
 
 
 def check_at_least(minimum: int, **values: int | None) -> None:

@@ -25,6 +25,9 @@ def _register_ale() -> None:
     if not _registered:
         import ale_py
 
+        # ALE's two-line banner on every command that builds an Atari env, workers included, is
+        # noise next to one-line errors; its version is recorded in every result. Warnings stay.
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Warning)
         gym.register_envs(ale_py)
         _registered = True
 
@@ -102,6 +105,8 @@ class AtariVectorEnvHWC(gym.vector.VectorWrapper):
 def make_atari_vector_env(game: str, protocol: Protocol, num_envs: int) -> gym.vector.VectorEnv:
     """``num_envs`` Atari envs stepped in C++ threads; autoreset mode SAME_STEP."""
     from ale_py.vector_env import AtariVectorEnv
+
+    _register_ale()
 
     env = AtariVectorEnv(
         ale_rom_id(game),

@@ -9,7 +9,10 @@ Unknown presets, unknown keys and values of the wrong type raise
 :class:`~wmbench_core.agent.ConfigError` with the valid choices. Nested keys use dots
 (``--set optimizer.lr=3e-4``) when a field is itself a dataclass. Values are checked against
 the field's declared type: ``bool`` is not an ``int`` here, ``None`` needs ``X | None``, a
-``float`` field takes an int, and ``tuple[int, ...]`` checks every element.
+``float`` field takes an int, and ``tuple[int, ...]`` checks every element. A number keeps the
+sign of its default: a field whose default is not negative (sizes, counts, scales, rates; None)
+refuses a negative value; one whose default is negative (a lower bound, a log-scale location)
+takes any. Finer bounds (>= 1, choices) are the agent's own validation.
 """
 
 from __future__ import annotations
@@ -61,7 +64,30 @@ def _set(obj: Any, dotted: str, value: Any, full_key: str) -> Any:
         raise ConfigError(f"config key {full_key!r} is a section; set one of its keys, e.g. {full_key}.{example}")
     # unresolvable annotations: the current value's type (None: anything goes, as before)
     declared = _type_hints(type(obj)).get(head, Any if current is None else type(current))
-    return dataclasses.replace(obj, **{head: _coerce(declared, value, full_key)})
+    value = _coerce(declared, value, full_key)
+    _check_sign(_default(obj, head), value, full_key)
+    return dataclasses.replace(obj, **{head: value})
+
+
+def _default(obj: Any, name: str) -> Any:
+    """The dataclass's declared default of field ``name`` (the paper's value), not a preset's."""
+    field = next(f for f in dataclasses.fields(obj) if f.name == name)
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else None
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _check_sign(default: Any, value: Any, key: str) -> None:
+    defaults = default if isinstance(default, tuple) else (default,)
+    if any(_is_number(d) and d < 0 for d in defaults):
+        return  # a negative default: the field is signed
+    numbers = value if isinstance(value, tuple) else (value,)
+    if any(_is_number(v) and v < 0 for v in numbers):
+        raise ConfigError(f"config key {key!r} must be >= 0 (default {default!r}), got {value!r}")
 
 
 def _unknown_key_message(full_key: str, prefix: str, head: str, fields: list[str]) -> str:

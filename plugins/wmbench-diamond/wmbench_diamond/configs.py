@@ -194,4 +194,41 @@ def make_config(
         base = game.split("/")[-1].split("-")[0]
         merged.update(GAME_PRESETS.get(base, {}))
     merged.update(overrides or {})
-    return resolve_config(DiamondConfig, PRESETS, name, merged), name
+    config = resolve_config(DiamondConfig, PRESETS, name, merged)
+    validate(config)
+    return config, name
+
+
+#: keys that count or size something: 0 would build an empty network or never advance training
+#: (0 env steps per epoch, collection in chunks of 0)
+AT_LEAST_ONE = (
+    "image_size", "denoiser.batch_size", "denoiser.num_steps_conditioning", "sampler.num_steps",
+    "rew_end.cond_channels", "rew_end.seq_length", "rew_end.batch_size", "actor_critic.lstm_dim",
+    "actor_critic.batch_size", "actor_critic.horizon", "training.collect_chunk",
+    "training.env_steps_per_epoch",
+)  # fmt: skip
+
+
+def validate(config: DiamondConfig) -> None:
+    """One-line ConfigError for values the networks or the schedule cannot work with (signs are
+    checked by resolve_config)."""
+    from wmbench_core.agent import ConfigError
+
+    def get(key: str) -> Any:
+        section, _, name = key.rpartition(".")
+        return getattr(getattr(config, section) if section else config, name)
+
+    for key in AT_LEAST_ONE:
+        if get(key) < 1:
+            raise ConfigError(f"config key {key!r} must be >= 1, got {get(key)}")
+    cond = config.denoiser.cond_channels
+    if cond < 2 or cond % 2:  # Fourier features of the noise level: cos and sin halves
+        raise ConfigError(f"config key 'denoiser.cond_channels' must be even and >= 2, got {cond}")
+    for key in ("denoiser.channels", "rew_end.channels", "actor_critic.channels"):
+        if not get(key) or min(get(key)) < 1:
+            raise ConfigError(f"config key {key!r} must list channel counts >= 1, got {get(key)}")
+    for key in ("denoiser.channels", "rew_end.channels"):  # a U-Net/encoder halves the frame per level
+        factor = 2 ** (len(get(key)) - 1)
+        if config.image_size % factor:
+            raise ConfigError(f"config key 'image_size' ({config.image_size}) must be divisible by "
+                              f"{factor} for {len(get(key))} levels of {key}")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wmbench_core.agent import Agent, CheckpointError, Progress
+from wmbench_core.agent import Agent, CheckpointError, ConfigError, Progress
 from wmbench_core.learning import checkpoint as ckpt
 from wmbench_core.learning.allocator import tune_malloc
 from wmbench_core.learning.config import resolve_config
@@ -58,6 +58,9 @@ class DreamerAgent(Agent):
         presets = PRESETS[self.version]
         self.preset = preset or next(iter(presets))
         self.cfg: DreamerConfig = resolve_config(CONFIG_CLASSES[self.version], presets, self.preset, config_overrides)
+        if self.cfg.version != self.version:
+            raise ConfigError(f"config key 'version' is fixed by the agent ({self.name}: {self.version}); "
+                              f"use --agent dreamerv{self.cfg.version} instead")
         validate(self.cfg)
         self.config = self.cfg.to_dict()
         self.config["preset"] = self.preset

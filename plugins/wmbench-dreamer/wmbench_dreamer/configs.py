@@ -349,6 +349,9 @@ def validate(config: DreamerConfig) -> None:
     for key in positive:
         if getattr(config, key) < 1:
             raise ConfigError(f"config key {key!r} must be >= 1, got {getattr(config, key)}")
+    if config.twohot_bins < 2 or config.twohot_low >= config.twohot_high:
+        raise ConfigError("config keys 'twohot_bins' >= 2 and 'twohot_low' < 'twohot_high' needed, got "
+                          f"{config.twohot_bins} bins over [{config.twohot_low}, {config.twohot_high}]")
     from wmbench_dreamer.networks import STAGES
 
     if config.image_size not in STAGES:

@@ -86,7 +86,19 @@ class IrisAgent(Agent):
     def _validate(self) -> None:
         c = self.cfg
         for key, value in (("training.collect_steps_per_epoch", c.training.collect_steps_per_epoch),
-                           ("world_model.max_blocks", c.world_model.max_blocks)):
+                           ("world_model.max_blocks", c.world_model.max_blocks),
+                           ("tokenizer.vocab_size", c.tokenizer.vocab_size),
+                           ("tokenizer.embed_dim", c.tokenizer.embed_dim),
+                           ("tokenizer.z_channels", c.tokenizer.z_channels),
+                           ("world_model.num_layers", c.world_model.num_layers),
+                           ("world_model.num_heads", c.world_model.num_heads),
+                           ("world_model.embed_dim", c.world_model.embed_dim),
+                           ("actor_critic.lstm_dim", c.actor_critic.lstm_dim),
+                           ("training.tokenizer_batch_size", c.training.tokenizer_batch_size),
+                           ("training.world_model_batch_size", c.training.world_model_batch_size),
+                           ("training.actor_critic_batch_size", c.training.actor_critic_batch_size),
+                           ("training.inference_chunk", c.training.inference_chunk),
+                           ("training.log_every", c.training.log_every)):
             if value < 1:
                 raise ConfigError(f"config key {key!r} must be >= 1, got {value}")
         if c.actor_critic.imagine_horizon < 2:  # the λ-return loss covers steps 0..H-2
