@@ -49,6 +49,15 @@ def resolve_config(
     return config
 
 
+def check_at_least(config: Any, keys: tuple[str, ...], minimum: int = 1) -> None:
+    """Raise ConfigError for the first (dotted) key of ``config`` whose value is below ``minimum``:
+    the agents' list of sizes and counts that 0 would leave empty or never advance."""
+    for key in keys:
+        value = functools.reduce(getattr, key.split("."), config)
+        if value < minimum:
+            raise ConfigError(f"config key {key!r} must be >= {minimum}, got {value}")
+
+
 def _set(obj: Any, dotted: str, value: Any, full_key: str) -> Any:
     head, _, rest = dotted.partition(".")
     fields = [f.name for f in dataclasses.fields(obj)]

@@ -11,7 +11,7 @@ import torch
 
 from wmbench_core.agent import Agent, CheckpointError, ConfigError, Progress
 from wmbench_core.learning.checkpoint import load_checkpoint, restore_generator, save_checkpoint
-from wmbench_core.learning.config import config_to_dict, resolve_config
+from wmbench_core.learning.config import check_at_least, config_to_dict, resolve_config
 from wmbench_core.learning.device import resolve_device, seed_everything
 from wmbench_core.learning.monitor import TrainingMonitor
 from wmbench_core.learning.replay import ReplayBuffer, frames_to_tensor
@@ -33,6 +33,14 @@ from wmbench_iris.trainer import (
 from wmbench_iris.world_model import WorldModel, configure_optimizer
 
 NAME = "iris"
+
+#: sizes and counts that 0 would leave empty (or, for collection, never advance)
+AT_LEAST_ONE = (
+    "training.collect_steps_per_epoch", "world_model.max_blocks", "tokenizer.vocab_size", "tokenizer.embed_dim",
+    "tokenizer.z_channels", "world_model.num_layers", "world_model.num_heads", "world_model.embed_dim",
+    "actor_critic.lstm_dim", "training.tokenizer_batch_size", "training.world_model_batch_size",
+    "training.actor_critic_batch_size", "training.inference_chunk", "training.log_every",
+)  # fmt: skip
 
 
 def count_parameters(module: torch.nn.Module) -> int:
@@ -85,22 +93,7 @@ class IrisAgent(Agent):
 
     def _validate(self) -> None:
         c = self.cfg
-        for key, value in (("training.collect_steps_per_epoch", c.training.collect_steps_per_epoch),
-                           ("world_model.max_blocks", c.world_model.max_blocks),
-                           ("tokenizer.vocab_size", c.tokenizer.vocab_size),
-                           ("tokenizer.embed_dim", c.tokenizer.embed_dim),
-                           ("tokenizer.z_channels", c.tokenizer.z_channels),
-                           ("world_model.num_layers", c.world_model.num_layers),
-                           ("world_model.num_heads", c.world_model.num_heads),
-                           ("world_model.embed_dim", c.world_model.embed_dim),
-                           ("actor_critic.lstm_dim", c.actor_critic.lstm_dim),
-                           ("training.tokenizer_batch_size", c.training.tokenizer_batch_size),
-                           ("training.world_model_batch_size", c.training.world_model_batch_size),
-                           ("training.actor_critic_batch_size", c.training.actor_critic_batch_size),
-                           ("training.inference_chunk", c.training.inference_chunk),
-                           ("training.log_every", c.training.log_every)):
-            if value < 1:
-                raise ConfigError(f"config key {key!r} must be >= 1, got {value}")
+        check_at_least(c, AT_LEAST_ONE)
         if c.actor_critic.imagine_horizon < 2:  # the λ-return loss covers steps 0..H-2
             raise ConfigError(
                 f"config key 'actor_critic.imagine_horizon' must be >= 2, got {c.actor_critic.imagine_horizon}"
