@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from wmbench_core.agent import ConfigError
 from wmbench_core.cli import cli
-from wmbench_core.learning.config import CLOSEST_KEYS, check_at_least, resolve_config
+from wmbench_core.learning.config import CLOSEST_KEYS, require_at_least, resolve_config
 from wmbench_core.parsing import MAX_SEEDS, SEED_LIMIT, UsageError, parse_list, parse_seeds
 
 
@@ -180,13 +180,13 @@ def test_numbers_keep_the_sign_of_their_default():
     assert resolve_config(signed, {"default": {}}, None, {"low": -3.0}).low == -3.0  # a negative default
 
 
-def test_check_at_least_names_the_dotted_key():
+def test_require_at_least_names_the_dotted_key():
     section = make_dataclass("Section", [("batch", int, field(default=0))])
     outer = make_dataclass("Outer", [("deter", int, field(default=4)),
                                      ("training", section, field(default_factory=section))])
-    check_at_least(outer(), ("deter", "training.batch"), minimum=0)
+    require_at_least(outer(), ("deter", "training.batch"), minimum=0)
     with pytest.raises(ConfigError, match="config key 'training.batch' must be >= 1, got 0"):
-        check_at_least(outer(), ("deter", "training.batch"))
+        require_at_least(outer(), ("deter", "training.batch"))
 
 
 @pytest.mark.parametrize("agent,setting,message", [

@@ -49,7 +49,7 @@ def resolve_config(
     return config
 
 
-def check_at_least(config: Any, keys: tuple[str, ...], minimum: int = 1) -> None:
+def require_at_least(config: Any, keys: tuple[str, ...], minimum: int = 1) -> None:
     """Raise ConfigError for the first (dotted) key of ``config`` whose value is below ``minimum``:
     the agents' list of sizes and counts that 0 would leave empty or never advance."""
     for key in keys:

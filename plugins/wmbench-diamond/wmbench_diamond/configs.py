@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wmbench_core.learning.config import check_at_least, resolve_config
+from wmbench_core.learning.config import require_at_least, resolve_config
 
 
 @dataclass
@@ -218,7 +218,7 @@ def validate(config: DiamondConfig) -> None:
         section, _, name = key.rpartition(".")
         return getattr(getattr(config, section) if section else config, name)
 
-    check_at_least(config, AT_LEAST_ONE)
+    require_at_least(config, AT_LEAST_ONE)
     cond = config.denoiser.cond_channels
     if cond < 2 or cond % 2:  # Fourier features of the noise level: cos and sin halves
         raise ConfigError(f"config key 'denoiser.cond_channels' must be even and >= 2, got {cond}")

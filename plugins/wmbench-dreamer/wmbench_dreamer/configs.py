@@ -339,7 +339,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 def validate(config: DreamerConfig) -> None:
     """Raise ConfigError (one line) for invalid option values."""
     from wmbench_core.agent import ConfigError
-    from wmbench_core.learning.config import check_at_least
+    from wmbench_core.learning.config import require_at_least
 
     for key, valid in CHOICES.items():
         value = getattr(config, key)
@@ -347,7 +347,7 @@ def validate(config: DreamerConfig) -> None:
             raise ConfigError(f"config key {key!r}: {value!r} is not one of {', '.join(valid)}")
     positive = ("deter", "hidden", "stoch", "cnn_depth", "head_units", "horizon", "batch_size",
                 "seq_len", "replay_capacity", "log_every", "slow_critic_every")  # fmt: skip
-    check_at_least(config, positive)
+    require_at_least(config, positive)
     if config.twohot_bins < 2 or config.twohot_low >= config.twohot_high:
         raise ConfigError("config keys 'twohot_bins' >= 2 and 'twohot_low' < 'twohot_high' needed, got "
                           f"{config.twohot_bins} bins over [{config.twohot_low}, {config.twohot_high}]")

@@ -11,7 +11,7 @@ import torch
 
 from wmbench_core.agent import Agent, CheckpointError, ConfigError, Progress
 from wmbench_core.learning.checkpoint import load_checkpoint, restore_generator, save_checkpoint
-from wmbench_core.learning.config import check_at_least, config_to_dict, resolve_config
+from wmbench_core.learning.config import config_to_dict, require_at_least, resolve_config
 from wmbench_core.learning.device import resolve_device, seed_everything
 from wmbench_core.learning.monitor import TrainingMonitor
 from wmbench_core.learning.replay import ReplayBuffer, frames_to_tensor
@@ -93,7 +93,7 @@ class IrisAgent(Agent):
 
     def _validate(self) -> None:
         c = self.cfg
-        check_at_least(c, AT_LEAST_ONE)
+        require_at_least(c, AT_LEAST_ONE)
         if c.actor_critic.imagine_horizon < 2:  # the λ-return loss covers steps 0..H-2
             raise ConfigError(
                 f"config key 'actor_critic.imagine_horizon' must be >= 2, got {c.actor_critic.imagine_horizon}"
