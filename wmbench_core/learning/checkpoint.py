@@ -40,9 +40,9 @@ def save_checkpoint(path: str | Path, agent_name: str, payload: dict[str, Any]) 
     return path
 
 
-def load_checkpoint(path: str | Path, agent_name: str) -> dict[str, Any]:
-    """Load a weights-only checkpoint of ``agent_name`` onto the CPU; raise :class:`CheckpointError`
-    otherwise."""
+def load_checkpoint(path: str | Path, agent_name: str, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a weights-only checkpoint of ``agent_name`` (onto the CPU: keep that default, see the
+    module docstring); raise :class:`CheckpointError` otherwise."""
     import torch
 
     path = Path(path)
@@ -51,7 +51,7 @@ def load_checkpoint(path: str | Path, agent_name: str) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore", UserWarning)
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever a foreign file makes torch raise
         code = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
         if code:  # a real torch.save file that names a class or function to import
