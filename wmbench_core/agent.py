@@ -10,7 +10,9 @@ Construction (always keyword arguments)::
           **config_overrides)
 
 * ``env`` — the core's :class:`~wmbench_core.envs.EnvSpec`; build environments with
-  ``env.make()`` / ``env.make_vector(n)``, never directly, so every agent runs one protocol.
+  ``env.make()`` (training) / ``env.make_vector(n)``, never directly, so every agent runs one
+  protocol. Under the runner, the envs of ``env.make()`` log each finished training episode:
+  the job's learning curve (``train_episodes.csv``), the same for every agent at no cost to it.
 * ``preset`` — a name from the spec's ``presets``; ``config_overrides`` are ``--set key=value``
   pairs (values already parsed from JSON/literals) applied on top. Reject unknown keys with
   :class:`ConfigError`. ``self.config`` must end up as the resolved, JSON-serialisable config:

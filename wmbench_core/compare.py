@@ -9,7 +9,10 @@ shipped baselines into one *comparison document*: a results document (``runs`` a
 * every metric of the ``wmbench_metrics`` hook (built-in and third-party) over the games all
   entries share, with stratified-bootstrap percentile CIs (:mod:`wmbench_core.metrics`);
 * probability of improvement of each result entry over every other entry, and performance
-  profiles with CI bands.
+  profiles with CI bands;
+* learning curves (training-episode return against env steps) of each game the result runs
+  recorded them for, beside the published DreamerV3 curves when that baseline is compared
+  (:mod:`wmbench_core.curves`).
 
 Runs made under different environment protocols (the ``protocol`` dict of each record) are
 never pooled into one entry unless ``allow_mixed_protocols``; then the entry and every number
@@ -67,6 +70,7 @@ class Entry:
     reported: dict[str, float] = field(default_factory=dict)
     reported_source: str = ""
     notes: list[str] = field(default_factory=list)
+    curves: dict[str, list[Any]] = field(default_factory=dict)  # game -> run learning curves
 
 
 # ------------------------------------------------------------------------------- loading
@@ -150,10 +154,16 @@ def _entry_from_records(label: str, agent: str, preset: str, rows: list[tuple[st
             f"{label}: runs under different environment protocols cannot be pooled "
             f"({'; '.join(protocols)}); pass --allow-mixed-protocols to pool them (numbers get marked)"
         )
+    from wmbench_core.curves import record_curve
+
     raw: dict[str, list[tuple[Any, float]]] = defaultdict(list)
+    curves: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
     for _, r in rows:
         returns = [float(x) for x in r["episode_returns"]]
         raw[str(r["game"])].append((r.get("seed"), sum(returns) / len(returns)))
+        curve = record_curve(r)
+        if curve is not None:
+            curves[str(r["game"])].append((r.get("seed"), curve))
     entry = Entry(
         label=label,
         kind="results",
@@ -164,6 +174,7 @@ def _entry_from_records(label: str, agent: str, preset: str, rows: list[tuple[st
         sources=sorted({d for d, _ in rows}),
         protocols=protocols,
         mixed_protocols=mixed,
+        curves={g: [c for _, c in sorted(v, key=_seed_order)] for g, v in sorted(curves.items())},
     )
     if mixed:
         entry.notes.append(f"{MIXED_MARK} pools runs made under different protocols: {'; '.join(protocols)}")
@@ -176,7 +187,7 @@ def _seed_order(item: tuple[Any, float]) -> tuple[int, str]:
 
 
 def baseline_entry(name: str) -> Entry:
-    from wmbench_core.baselines import load_baseline
+    from wmbench_core.baselines import load_baseline, training_curves
 
     b = load_baseline(name)
     info = b.info
@@ -191,6 +202,7 @@ def baseline_entry(name: str) -> Entry:
         reduction=info.reduction,
         reported=dict(info.reported),
         reported_source=info.reported_source,
+        curves=training_curves(name) or {},
     )
     if info.kind == "per-game":
         entry.notes.append(f"{info.label}: one score per game (no run-level data): CIs are degenerate")
@@ -385,6 +397,10 @@ def build_comparison(
                 "hi": [_json_float(v) for v in hi],
             }
 
+    from wmbench_core.curves import learning_curves
+
+    curves = learning_curves({e.label: e.curves for e in entries if e.kind == "results"},
+                             {e.label: e.curves for e in entries if e.kind == "baseline"})  # fmt: skip
     return {
         "format": COMPARE_FORMAT,
         "wmbench_version": __version__,
@@ -404,6 +420,7 @@ def build_comparison(
             "entries": out_entries,
             "poi": poi,
             "profiles": profiles,
+            "learning_curves": curves,
             "notes": notes,
         },
     }

@@ -4,6 +4,8 @@
 * ``profiles``    — run-score performance profiles (fraction of runs with score > tau) with CI bands
 * ``poi``         — probability of improvement P(X > Y) with CIs, 0.5 marked
 * ``per_game``    — mean score per game and entry (symlog axis: HNS spans 0 to >10)
+* ``learning_curves`` — training-episode return against env steps, one panel per game (mean over
+  runs, band: min-max over runs); drawn only when the runs recorded training episodes
 
 :func:`write_figures` saves each as PNG and/or SVG; :func:`summary_figure` puts all four in one.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-FIGURES = ("aggregates", "profiles", "poi", "per_game")
+FIGURES = ("aggregates", "profiles", "poi", "per_game", "learning_curves")
 MIXED_MARK = "†"
 
 
@@ -188,7 +190,50 @@ def plot_per_game(document: dict[str, Any], ax: Any = None) -> Any:
     return fig
 
 
-PLOTTERS = {"aggregates": plot_aggregates, "profiles": plot_profiles, "poi": plot_poi, "per_game": plot_per_game}
+def plot_learning_curves(document: dict[str, Any]) -> Any:
+    plt = _plt()
+    comp = document["comparison"]
+    curves = comp.get("learning_curves") or {}
+    colors = _colors(comp)
+    games = sorted(curves)
+    cols = min(3, len(games))
+    rows = -(-len(games) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows + 0.6), squeeze=False)
+    for ax, game in zip(axes.flat, games):
+        x = np.asarray(curves[game]["env_step"])
+        for label, c in curves[game]["entries"].items():
+            mean, lo, hi = (np.array([np.nan if v is None else v for v in c[k]], dtype=float)
+                            for k in ("mean", "lo", "hi"))  # fmt: skip
+            color = colors.get(label, "grey")
+            ax.plot(x, mean, color=color, lw=1.8, marker=".", ms=4, label=f"{label} ({c['runs']} runs)")
+            if c["runs"] > 1:
+                ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+        ax.set_title(game, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+        ax.legend(fontsize=7, frameon=False)
+    for ax in list(axes.flat)[len(games):]:
+        ax.set_visible(False)
+    fig.supxlabel("env steps (agent steps, 4 frames each)", fontsize=10)
+    fig.supylabel("training episode return (raw)", fontsize=10)
+    fig.suptitle("Learning curves (mean over runs; band: min-max over runs)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+PLOTTERS = {"aggregates": plot_aggregates, "profiles": plot_profiles, "poi": plot_poi, "per_game": plot_per_game,
+            "learning_curves": plot_learning_curves}  # fmt: skip
+
+
+def has_figure(document: dict[str, Any], name: str) -> bool:
+    """Whether ``document`` has data for figure ``name`` (PoI needs two entries, learning curves
+    runs that recorded training episodes)."""
+    comp = document["comparison"]
+    if name == "poi":
+        return bool(comp["poi"])
+    if name == "learning_curves":
+        return bool(comp.get("learning_curves"))
+    return True
 
 
 def summary_figure(document: dict[str, Any]) -> Any:
@@ -217,7 +262,7 @@ def write_figures(document: dict[str, Any], out_dir: str | Path, formats: Iterab
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, plot in PLOTTERS.items():
-        if name == "poi" and not document["comparison"]["poi"]:
+        if not has_figure(document, name):
             continue
         fig = plot(document)
         for fmt in formats:

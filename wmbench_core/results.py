@@ -14,7 +14,9 @@ A run directory holds:
 Record fields: ``job_id, agent, plugin, plugin_version, preset, config, game, env_id, seed,
 protocol, train_steps, env_steps_trained, checkpoint, episodes, episode_returns,
 episode_lengths, mean_return, train_time, eval_time, wall_time, device, wmbench_version,
-versions, status ("ok" | "failed"), error, traceback, started, finished, host``.
+versions, status ("ok" | "failed"), error, traceback, started, finished, host``, and
+``train_episodes`` (the learning curve: ``{"env_step": [...], "return": [...], "length": [...]}``,
+one entry per training episode; :mod:`wmbench_core.envs.episode_log`).
 The latest record of a job wins (a failed job re-run by ``--resume`` replaces its failure).
 
 Reading is defensive: a line of ``runs.jsonl`` (or a run of a results document) that is not a
@@ -165,6 +167,21 @@ def record_problem(record: Any) -> str | None:
             return f"{key} is not a number"
     if "attempts" in record and not _is_int(record["attempts"]):
         return "attempts is not an integer"
+    if record.get("train_episodes") is not None:
+        return _curve_problem(record["train_episodes"])
+    return None
+
+
+def _curve_problem(curve: Any) -> str | None:
+    """Why a record's ``train_episodes`` (the learning curve) is unusable (None: it is fine)."""
+    columns = ("env_step", "return", "length")
+    if not isinstance(curve, dict) or not all(isinstance(curve.get(c), list) for c in columns):
+        return f"train_episodes is not an object of lists {', '.join(columns)}"
+    if len({len(curve[c]) for c in columns}) != 1:
+        return "train_episodes has lists of different lengths"
+    if not (all(map(_is_int, curve["env_step"])) and all(map(_is_number, curve["return"]))
+            and all(map(_is_int, curve["length"]))):  # fmt: skip
+        return "train_episodes holds values that are not finite numbers"
     return None
 
 

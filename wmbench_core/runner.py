@@ -14,7 +14,9 @@ Python API (kept from the earlier harness)::
 Job ids and work dirs name the resolved preset (``--preset`` left out = the agent's default
 preset), so one (agent, preset, game, seed) job has one id however it was asked for. A job's work
 dir holds ``job.json``, the settings it trains with (written before training), next to the
-agent's periodic ``checkpoint.pt``: a checkpoint continues only a job with the same settings.
+agent's periodic ``checkpoint.pt``: a checkpoint continues only a job with the same settings, and
+``train_episodes.csv``, the learning curve (:mod:`wmbench_core.envs.episode_log`), which the
+job's record also carries as ``train_episodes``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from wmbench_core.agent import CheckpointError, Progress
 from wmbench_core.envs import EnvSpec, make_env_spec
+from wmbench_core.envs.episode_log import TRAIN_EPISODES_FILE, EpisodeLog, read_episode_log
 from wmbench_core.results import ResultsStore, dumps, job_id
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -184,8 +187,11 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_agent(job: Job, work_dir: Path | None, registry: Any = None, factory: Any = None) -> Any:
-    """Instantiate the job's agent (the spec's lazy factory is imported here)."""
+def build_agent(
+    job: Job, work_dir: Path | None, registry: Any = None, factory: Any = None, env: EnvSpec | None = None
+) -> Any:
+    """Instantiate the job's agent (the spec's lazy factory is imported here) on ``env``
+    (default: the job's env spec)."""
     if factory is None:
         from wmbench_core.plugins import get_registry
 
@@ -197,7 +203,7 @@ def build_agent(job: Job, work_dir: Path | None, registry: Any = None, factory: 
 
         device = resolve_device(device)
     return factory(
-        env=job.env_spec(), preset=job.preset, device=device, seed=job.seed, work_dir=work_dir,
+        env=env or job.env_spec(), preset=job.preset, device=device, seed=job.seed, work_dir=work_dir,
         **job.overrides,
     )  # fmt: skip
 
@@ -224,6 +230,7 @@ def execute_job(
         "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "work_dir": str(work_dir),
     }  # fmt: skip
+    episodes_path = work_dir / TRAIN_EPISODES_FILE
     t0 = time.perf_counter()
     try:
         env = job.env_spec()
@@ -234,7 +241,9 @@ def execute_job(
 
             spec, info = get_registry().agent(job.agent)
             record["plugin"], record["plugin_version"] = info.distribution, info.version
-        agent = build_agent(job, work_dir, factory=factory)
+        # every training env the agent makes logs its episodes: the job's learning curve
+        episode_log = EpisodeLog(episodes_path)
+        agent = build_agent(job, work_dir, factory=factory, env=env.recording_episodes(episode_log))
         record["preset"] = agent.preset
         record["device"] = str(agent.device)  # resolved ("auto" -> "cpu" / "cuda")
         agent.checkpoint_every = job.checkpoint_every
@@ -253,6 +262,7 @@ def execute_job(
             if train_steps > agent.env_steps_trained:
                 work_dir.mkdir(parents=True, exist_ok=True)
                 _write_job_settings(work_dir, job, agent.config)
+                episode_log.start(agent.env_steps_trained)
                 record["train_summary"] = agent.train(train_steps, progress) or {}
             agent.env_steps_trained = max(agent.env_steps_trained, train_steps)
         t1 = time.perf_counter()
@@ -276,6 +286,9 @@ def execute_job(
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),
         )
+    curve = None if job.checkpoint else read_episode_log(episodes_path)
+    if curve is not None:  # also for a failed job: the curve up to the failure
+        record["train_episodes"] = curve
     record["wall_time"] = time.perf_counter() - t0
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return record

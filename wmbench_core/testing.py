@@ -72,7 +72,7 @@ class FakeEnvSpec(EnvSpec):
     def is_atari(self) -> bool:
         return False
 
-    def make(self, *, seed: int | None = None) -> gym.Env:
+    def make_game_env(self) -> gym.Env:
         return FakeEnv()
 
     def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:

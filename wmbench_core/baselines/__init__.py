@@ -246,6 +246,20 @@ def reduce_dreamerv3_curves(
     return {g: [seeds[s] for s in sorted(seeds)] for g, seeds in sorted(by_game.items())}
 
 
+def training_curves(name: str) -> dict[str, list[tuple[list[float], list[float]]]] | None:
+    """A baseline's released training curves, ``{game: [(agent steps, episode returns) per run]}``
+    (None when it released final scores only). Only ``dreamerv3_2024`` has them; its x axis counts
+    frames, 4 per agent step (the protocol's frame skip)."""
+    info = get_info(name)
+    if info.name != "dreamerv3_2024":
+        return None
+    out: dict[str, list[tuple[list[float], list[float]]]] = {}
+    for rec in sorted(_read_data(info.file), key=lambda r: (r["task"], r["seed"])):
+        game = canonical_game(rec["task"])
+        out.setdefault(game, []).append(([x / 4 for x in rec["xs"]], [float(y) for y in rec["ys"]]))
+    return out
+
+
 def _curl_table(records: list[dict[str, Any]]) -> dict[str, list[float]]:
     by_game: dict[str, list[tuple[float, float]]] = {}
     for rec in records:

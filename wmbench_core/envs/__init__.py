@@ -16,11 +16,12 @@ episode returns the first observation of the next one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import gymnasium as gym
 
+from wmbench_core.envs.episode_log import EpisodeLog, RecordEpisodes
 from wmbench_core.envs.games import (
     ATARI100K_GAMES,
     SUITES,
@@ -34,6 +35,7 @@ __all__ = [
     "ATARI100K",
     "ATARI100K_GAMES",
     "EnvSpec",
+    "EpisodeLog",
     "PROTOCOLS",
     "Protocol",
     "SUITES",
@@ -49,24 +51,36 @@ class EnvSpec:
 
     game: str
     protocol: Protocol = field(default=ATARI100K)
+    #: set by the runner: training envs from :meth:`make` report their episodes to it
+    episode_log: EpisodeLog | None = field(default=None, compare=False, repr=False)
+
+    def recording_episodes(self, log: EpisodeLog) -> EnvSpec:
+        """This spec, with every env from :meth:`make` reporting its episodes to ``log``."""
+        return replace(self, episode_log=log)
 
     @property
     def is_atari(self) -> bool:
         return self.game not in TOY_GAMES
 
     def make(self, *, seed: int | None = None) -> gym.Env:
-        """A single env; ``seed`` is applied at the first ``reset`` by the caller (gymnasium)."""
+        """A single env (for training); ``seed`` is applied at the first ``reset`` by the caller
+        (gymnasium). With an :attr:`episode_log`, its finished episodes are logged."""
+        env = self.make_game_env()
+        if seed is not None:
+            env.action_space.seed(seed)
+        if self.episode_log is not None:
+            env = RecordEpisodes(env, self.episode_log)
+        return env
+
+    def make_game_env(self) -> gym.Env:
+        """The game's env under the protocol, unwrapped by the core (subclasses override this)."""
         if self.game == "catch":
             from wmbench_core.envs.catch import CatchEnv
 
-            env: gym.Env = CatchEnv()
-        else:
-            from wmbench_core.envs.atari import make_atari_env
+            return CatchEnv()
+        from wmbench_core.envs.atari import make_atari_env
 
-            env = make_atari_env(self.game, self.protocol)
-        if seed is not None:
-            env.action_space.seed(seed)
-        return env
+        return make_atari_env(self.game, self.protocol)
 
     def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:
         """``num_envs`` envs stepped together, SAME_STEP autoreset; seed them with ``reset(seed=)``."""

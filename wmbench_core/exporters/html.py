@@ -86,11 +86,11 @@ def render_html(document: dict[str, Any], figures: bool = True) -> str:
                          f"<span class='ci'>[{_fmt(p['ci'][0])}, {_fmt(p['ci'][1])}]</span></td></tr>")  # fmt: skip
         parts.append("</tbody></table>")
     if figures:
-        from wmbench_core.figures import FIGURES, figure_bytes
+        from wmbench_core.figures import FIGURES, figure_bytes, has_figure
 
         parts.append("<h2>Figures</h2>")
         for name in FIGURES:
-            if name == "poi" and not comp["poi"]:
+            if not has_figure(document, name):
                 continue
             data = base64.b64encode(figure_bytes(document, name, "png")).decode()
             parts.append(f"<div><img alt='{name}' src='data:image/png;base64,{data}'></div>")

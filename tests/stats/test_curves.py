@@ -1,0 +1,89 @@
+"""Learning curves: binning, averaging over runs, the published DreamerV3 curves, the figure."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from wmbench_core.baselines import training_curves
+from wmbench_core.compare import build_comparison, write_comparison
+from wmbench_core.curves import binned_means, learning_curves, summarise_runs
+from wmbench_core.envs.protocol import ATARI100K
+from wmbench_core.results import ResultsStore, job_id
+from wmbench_core.runner import BenchmarkRunner
+from wmbench_core.testing import FakeAgent
+
+FAST = {"reps": 200, "profile_reps": 20, "poi_reps": 20}
+
+
+def test_binned_means_by_hand():
+    edges = np.array([0.0, 10.0, 20.0, 30.0])
+    out = binned_means([2, 8, 25, 30, 31], [1.0, 3.0, 5.0, 7.0, 100.0], edges)
+    # [0,10): 1 and 3; [10,20): nothing; [20,30]: 5 and 7 (the last bin is closed); 31 is outside
+    np.testing.assert_allclose(out, [2.0, np.nan, 6.0])
+
+
+def test_summary_over_runs_by_hand():
+    edges = np.array([0.0, 10.0, 20.0])
+    s = summarise_runs([([5, 15], [1.0, 4.0]), ([5], [3.0])], edges)
+    assert s == {"runs": 2, "mean": [2.0, 4.0], "lo": [1.0, 4.0], "hi": [3.0, 4.0]}
+    empty = summarise_runs([([5], [1.0])], edges)
+    assert empty["mean"] == [1.0, None] and empty["lo"] == [1.0, None]
+
+
+def test_published_curves_are_cut_to_the_runs_step_range():
+    ours = {"mine": {"Pong": [([1000, 2000], [-21.0, -20.0])]}}
+    published = {"DreamerV3 (2024 code)": training_curves("dreamerv3_2024")}
+    out = learning_curves(ours, published, bins=2)
+    assert list(out) == ["Pong"]  # only the games we ran
+    assert out["Pong"]["env_step"] == [500.0, 1500.0]
+    d = out["Pong"]["entries"]["DreamerV3 (2024 code)"]
+    assert d["runs"] == 5
+    # steps = frames / 4: Pong episodes of the first 8,000 frames (2,000 steps) only, all losses
+    assert all(v is None or -21 <= v <= -15 for v in d["mean"])
+    assert out["Pong"]["entries"]["mine"]["mean"] == [None, -20.5]
+
+
+def test_training_curves_only_for_baselines_that_released_them():
+    assert training_curves("iris") is None
+    curves = training_curves("dreamerv3_2024")
+    assert len(curves) == 26 and all(len(runs) == 5 for runs in curves.values())
+    steps, returns = curves["Pong"][0]
+    assert max(steps) <= 100_000 + 1000 and len(steps) == len(returns)  # 400k frames = 100k steps
+
+
+def test_comparison_draws_the_curves_the_runs_recorded(tmp_path):
+    runner = BenchmarkRunner(adapter_cls=FakeAgent, out_dir=tmp_path / "fake", train_steps=140)
+    runner.run("catch", [0, 1], 2)
+    doc = build_comparison([tmp_path / "fake"], scores="raw", **FAST)
+    curves = doc["comparison"]["learning_curves"]
+    fake = curves["catch"]["entries"]["fake"]
+    assert fake["runs"] == 2 and len(curves["catch"]["env_step"]) == 20
+    means = [v for v in fake["mean"] if v is not None]
+    assert means and all(-1.0 <= v <= 1.0 for v in means)
+    assert all(lo <= m <= hi for lo, m, hi in zip(fake["lo"], fake["mean"], fake["hi"]) if m is not None)
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html"])
+    names = {p.name for p in paths}
+    assert "learning_curves.png" in names
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparison"]["learning_curves"]
+    assert "alt='learning_curves'" in (tmp_path / "cmp" / "compare.html").read_text()
+
+
+def test_no_curves_no_figure(tmp_path):
+    store = ResultsStore(tmp_path / "old")
+    store.prepare()
+    for seed in range(2):  # records made before wmbench logged training episodes
+        store.append({"job_id": job_id("a", "default", "Pong", seed), "agent": "a", "preset": "default",
+                      "game": "Pong", "seed": seed, "protocol": ATARI100K.to_dict(), "status": "ok",
+                      "episode_returns": [-20.0 + seed], "episode_lengths": [900]})  # fmt: skip
+    doc = build_comparison([tmp_path / "old"], baselines=["dreamerv3_2024"], **FAST)
+    assert doc["comparison"]["learning_curves"] == {}
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["png"])
+    assert "learning_curves.png" not in {p.name for p in paths}
+
+
+@pytest.fixture(autouse=True)
+def _agg_backend():
+    pytest.importorskip("matplotlib")

@@ -1,0 +1,101 @@
+"""The core's training-episode log: every agent's learning curve, kept across kills and resumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wmbench_core.envs import make_env_spec
+from wmbench_core.envs.episode_log import EpisodeLog, read_episode_log, read_rows
+from wmbench_core.results import record_problem
+from wmbench_core.runner import BenchmarkRunner, Job, execute_job
+from wmbench_core.testing import FakeAgent
+
+CATCH_LEN = 7  # a catch episode is always 7 steps
+
+
+def test_training_env_logs_each_finished_episode(tmp_path):
+    log = EpisodeLog(tmp_path / "episodes.csv")
+    log.start(0)
+    env = make_env_spec("catch").recording_episodes(log).make(seed=0)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    returns, total = [], 0.0
+    for _ in range(5 * CATCH_LEN):
+        _, reward, terminated, truncated, _ = env.step(int(rng.integers(3)))
+        total += reward
+        if terminated or truncated:
+            returns.append(total)
+            total = 0.0
+            env.reset()
+    for _ in range(3):  # an episode cut short by a reset is not a finished episode
+        env.step(0)
+    env.reset()
+    env.step(0)
+    rows = read_rows(log.path)
+    assert [r[0] for r in rows] == [CATCH_LEN * (i + 1) for i in range(5)]
+    assert [r[1] for r in rows] == returns
+    assert all(r[2] == CATCH_LEN for r in rows)
+    assert log.env_step == 5 * CATCH_LEN + 4  # every step counts, finished episode or not
+
+
+def test_unlogged_spec_and_evaluation_envs_do_not_log(tmp_path):
+    spec = make_env_spec("catch")
+    assert spec.episode_log is None and spec == spec.recording_episodes(EpisodeLog(tmp_path / "x.csv"))
+    assert type(spec.make()).__name__ == "CatchEnv"
+
+
+def test_start_drops_rows_played_after_the_resumed_checkpoint(tmp_path):
+    path = tmp_path / "episodes.csv"
+    path.write_text("env_step,return,length\n7,1.0,7\n14,-1.0,7\n21,1.0,7\n28,-1")  # last row torn by a kill
+    log = EpisodeLog(path)
+    log.start(16)
+    assert read_rows(path) == [(7, 1.0, 7), (14, -1.0, 7)]
+    log.episode(5.0, 3)
+    assert read_episode_log(path) == {"env_step": [7, 14, 16], "return": [1.0, -1.0, 5.0], "length": [7, 7, 3]}
+    assert read_episode_log(tmp_path / "missing.csv") is None
+
+
+def test_every_job_records_its_learning_curve(tmp_path):
+    res = BenchmarkRunner(adapter_cls=FakeAgent, out_dir=tmp_path, train_steps=50).run("catch", [0], 2)
+    (record,) = res["runs"]
+    curve = record["train_episodes"]
+    assert curve["env_step"] == [CATCH_LEN * (i + 1) for i in range(50 // CATCH_LEN)]
+    assert curve["length"] == [CATCH_LEN] * len(curve["env_step"])
+    assert set(curve["return"]) <= {-1.0, 1.0}
+    assert (tmp_path / "jobs" / "fake-default-catch-0" / "train_episodes.csv").is_file()
+    assert record_problem(record) is None
+
+
+def test_resumed_job_keeps_one_curve_without_the_replayed_episodes(tmp_path):
+    job = Job(agent="fake", game="catch", seed=0, episodes=2, train_steps=100, checkpoint_every=40)
+
+    class Dying(FakeAgent):
+        def train(self, env_steps, progress=None):
+            super().train(min(env_steps, 90), progress)
+            raise KeyboardInterrupt  # the worker dies after 90 steps; its checkpoint is at 80
+
+    with pytest.raises(KeyboardInterrupt):
+        execute_job(job, tmp_path, factory=Dying)
+    died = read_rows(tmp_path / "jobs" / job.dirname / "train_episodes.csv")
+    assert [r[0] for r in died][-2:] == [77, 84]
+    record = execute_job(job, tmp_path, factory=FakeAgent)
+    steps = record["train_episodes"]["env_step"]
+    # up to the checkpoint as before; 84 (played after it) is gone; the resumed env starts afresh at 80
+    assert steps == [r[0] for r in died if r[0] <= 80] + [87, 94]
+    assert record["train_episodes"]["return"][:11] == [r[1] for r in died][:11]
+
+
+@pytest.mark.parametrize(
+    "curve",
+    [
+        [1, 2],
+        {"env_step": [7], "return": [1.0]},
+        {"env_step": [7, 14], "return": [1.0], "length": [7]},
+        {"env_step": [7], "return": [float("nan")], "length": [7]},
+        {"env_step": ["7"], "return": [1.0], "length": [7]},
+    ],
+)
+def test_a_malformed_curve_makes_the_record_unusable(curve):
+    record = {"job_id": "a|d|catch|0", "agent": "a", "game": "catch", "seed": 0, "train_episodes": curve}
+    assert "train_episodes" in record_problem(record)

@@ -1,0 +1,82 @@
+"""Learning curves: training-episode returns against env steps, binned so that runs average.
+
+Every job records its training episodes (``train_episodes`` in its record, written by the core's
+:mod:`~wmbench_core.envs.episode_log`), so the curves of all agents use the same x axis (agent
+steps, 4 frames each) and the same y (raw game score of whole training episodes). A run's curve
+is the mean return of the episodes ending in each of ``bins`` equal slices of the step range; the
+runs of an entry give the mean over runs and the min-max range (not a confidence interval: a
+handful of runs is what a training curve has).
+
+The published training curves of the DreamerV3 code (baseline ``dreamerv3_2024``; x in frames)
+come on the same axis, steps = frames / 4, over the step range of the runs they are drawn beside.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: One run's curve: env steps at which episodes ended, and their returns.
+RunCurve = tuple[Sequence[float], Sequence[float]]
+
+BINS = 20
+
+
+def binned_means(steps: Sequence[float], returns: Sequence[float], edges: np.ndarray) -> np.ndarray:
+    """Mean of ``returns`` whose step falls in each bin ``[edges[i], edges[i+1])`` (the last bin
+    closed); NaN where no episode ended."""
+    steps, returns = np.asarray(steps, dtype=np.float64), np.asarray(returns, dtype=np.float64)
+    inside = (steps >= edges[0]) & (steps <= edges[-1])
+    which = np.clip(np.searchsorted(edges, steps[inside], side="right") - 1, 0, len(edges) - 2)
+    sums = np.bincount(which, returns[inside], minlength=len(edges) - 1)
+    counts = np.bincount(which, minlength=len(edges) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def summarise_runs(runs: Sequence[RunCurve], edges: np.ndarray) -> dict[str, Any]:
+    """Mean over runs and the min-max range per bin (None where no run has an episode)."""
+    table = np.stack([binned_means(s, r, edges) for s, r in runs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bin no run reaches stays NaN
+        mean, lo, hi = np.nanmean(table, axis=0), np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+
+    def listed(a: np.ndarray) -> list[float | None]:
+        return [None if np.isnan(v) else float(v) for v in a]
+
+    return {"runs": len(runs), "mean": listed(mean), "lo": listed(lo), "hi": listed(hi)}
+
+
+def learning_curves(
+    results: Mapping[str, Mapping[str, Sequence[RunCurve]]],
+    published: Mapping[str, Mapping[str, Sequence[RunCurve]]] | None = None,
+    bins: int = BINS,
+) -> dict[str, Any]:
+    """``{game: {"env_step": [bin centres], "entries": {label: summary}}}`` for every game that a
+    result entry has curves for; ``results`` and ``published`` map label -> game -> run curves.
+    The step range of a game is that of its result runs; published curves are cut to it."""
+    out: dict[str, Any] = {}
+    games = sorted({g for curves in results.values() for g, runs in curves.items() if runs})
+    for game in games:
+        ours = {label: curves[game] for label, curves in results.items() if curves.get(game)}
+        last = max((max(s) for runs in ours.values() for s, _ in runs if len(s)), default=0)
+        if last <= 0:
+            continue
+        edges = np.linspace(0.0, float(last), bins + 1)
+        entries = {label: summarise_runs(runs, edges) for label, runs in ours.items()}
+        for label, curves in (published or {}).items():
+            if curves.get(game):
+                entries[label] = summarise_runs(curves[game], edges)
+        out[game] = {"env_step": ((edges[:-1] + edges[1:]) / 2).tolist(), "entries": entries}
+    return out
+
+
+def record_curve(record: Mapping[str, Any]) -> RunCurve | None:
+    """A job record's learning curve (None when it has no training episodes)."""
+    curve = record.get("train_episodes")
+    if not curve or not curve.get("env_step"):
+        return None
+    return curve["env_step"], curve["return"]
