@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,29 @@ def test_resumed_job_keeps_one_curve_without_the_replayed_episodes(tmp_path):
 def test_a_malformed_curve_makes_the_record_unusable(curve):
     record = {"job_id": "a|d|catch|0", "agent": "a", "game": "catch", "seed": 0, "train_episodes": curve}
     assert "train_episodes" in record_problem(record)
+
+
+def test_status_of_a_run_whose_first_job_is_training(tmp_path):
+    """`wmbench status` on a run dir holding only the driver's marker and the job's curve so far."""
+    from click.testing import CliRunner
+
+    from wmbench_core.cli.suite import status_command
+    from wmbench_core.runner import job_dirname
+    from wmbench_core.suite import RunningFile, suite_status
+
+    job = "dreamerv3|tiny|catch|0"
+    running = RunningFile(tmp_path, pending=0)
+    running.running = {job: {"job_id": job, "attempt": 1, "started": "now"}}
+    running.write()  # this process is the (live) driver
+    log = EpisodeLog(tmp_path / "jobs" / job_dirname(job) / "train_episodes.csv")
+    log.start(0)
+    for i in range(12):
+        log.env_step += 7
+        log.episode(1.0 if i >= 7 else -1.0, 7)
+    (r,) = suite_status(tmp_path).running
+    assert (r["train_episodes"], r["last_episode_env_step"]) == (12, 84)
+    assert r["recent_return"] == 0.0  # the last 10: five losses, then five catches
+    out = CliRunner().invoke(status_command, [str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "1 running" in out.output and f"driver pid {os.getpid()}" in out.output
+    assert "12 training episodes, the last ending at env step 84; mean return of the last 10: 0" in out.output

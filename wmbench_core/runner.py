@@ -64,7 +64,7 @@ class Job:
 
     @property
     def dirname(self) -> str:
-        return self.id.replace("|", "-").replace("/", "_")
+        return job_dirname(self.id)
 
     def env_spec(self) -> EnvSpec:
         from wmbench_core.envs.protocol import Protocol
@@ -78,6 +78,11 @@ class Job:
             return self.env_spec().protocol.to_dict()
         except Exception:  # noqa: BLE001 - an unknown game fails the job itself, not a comparison
             return self.protocol
+
+
+def job_dirname(job_id: str) -> str:
+    """The name of a job's work dir under ``jobs/`` (its id, made safe for a path)."""
+    return job_id.replace("|", "-").replace("/", "_")
 
 
 def resolve_preset(agent: str, preset: str | None) -> str | None:

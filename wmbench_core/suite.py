@@ -38,6 +38,8 @@ from wmbench_core.envs.games import SUITES, TOY_GAMES, resolve_game
 from wmbench_core.executors import Executor, Outcome, check_device, make_executor
 from wmbench_core.parsing import UsageError
 from wmbench_core.results import (
+    DOCUMENT_FILE,
+    RUNS_FILE,
     ResultsStore,
     atomic_write_text,
     dumps,
@@ -48,6 +50,7 @@ from wmbench_core.runner import (
     checkpoint_conflict,
     describe_differences,
     job_checkpoint,
+    job_dirname,
     job_records,
     resolve_preset,
 )
@@ -495,6 +498,7 @@ class SuiteStatus:
     running_updated: str | None
     driver_alive: bool | None  # None: unknown (another host)
     manifest: dict[str, Any] | None
+    driver_pid: int | None = None
 
     @property
     def ok(self) -> list[str]:
@@ -537,6 +541,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def training_progress(work_dir: Path, last: int = 10) -> dict[str, Any]:
+    """``{"train_episodes", "last_episode_env_step", "recent_return"}`` of a job in flight, from
+    its ``train_episodes.csv`` (recent_return: mean of the last ``last`` episodes); {} if none."""
+    from wmbench_core.envs.episode_log import TRAIN_EPISODES_FILE, read_rows
+
+    try:
+        rows = read_rows(work_dir / TRAIN_EPISODES_FILE)
+    except OSError:
+        return {}
+    if not rows:
+        return {}
+    recent = [r[1] for r in rows[-last:]]
+    return {"train_episodes": len(rows), "last_episode_env_step": rows[-1][0],
+            "recent_return": sum(recent) / len(recent)}  # fmt: skip
+
+
 def suite_status(out_dir: str | Path) -> SuiteStatus:
     """Progress of a run dir from its files (``runs.jsonl``, ``suite.json``,
     ``suite_running.json``); never writes, so it is safe while a suite is running."""
@@ -544,7 +564,8 @@ def suite_status(out_dir: str | Path) -> SuiteStatus:
 
     out = Path(out_dir)
     manifest = load_manifest(out)
-    if manifest is None and not any((out / f).is_file() for f in ("runs.jsonl", "benchmark_results.json")):
+    # a run whose first job is still training has only suite_running.json so far
+    if manifest is None and not any((out / f).is_file() for f in (RUNS_FILE, DOCUMENT_FILE, RUNNING_FILE)):
         raise FileNotFoundError(f"{str(out)!r} is not a wmbench run dir (no runs.jsonl or {SUITE_FILE})")
     records = {r["job_id"]: r for r in run_dir_records(out)}
     planned = list((manifest or {}).get("jobs") or records)
@@ -563,4 +584,8 @@ def suite_status(out_dir: str | Path) -> SuiteStatus:
         if alive is not False:
             running = [r for r in state.get("running", []) if r.get("job_id") not in {
                 j for j, rec in records.items() if rec.get("status") == "ok"}]  # fmt: skip
-    return SuiteStatus(str(out), planned, records, running, updated, alive, manifest)
+    planned += [r["job_id"] for r in running if r.get("job_id") and r["job_id"] not in set(planned)]
+    for r in running:  # how training goes, from the job's learning curve (when its dir is here)
+        r.update(training_progress(out / "jobs" / job_dirname(str(r.get("job_id")))))
+    pid = state.get("pid") if state else None
+    return SuiteStatus(str(out), planned, records, running, updated, alive, manifest, pid)

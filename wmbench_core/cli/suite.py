@@ -316,7 +316,7 @@ def status_command(run_dir: str, as_json: bool) -> None:
         title += f" ({manifest['executor']})"
     console.print(f"[bold]{title}[/bold]")
     if st.driver_alive is True:
-        state = f"running (driver pid {manifest.get('pid', '?')}; updated {st.running_updated})"
+        state = f"running (driver pid {manifest.get('pid') or st.driver_pid or '?'}; updated {st.running_updated})"
     elif st.driver_alive is False:
         state = "not running" + (" - finish it with --resume" if st.remaining else "")
     else:
@@ -349,6 +349,10 @@ def status_command(run_dir: str, as_json: bool) -> None:
         for r in st.running:
             steps = f" {r['env_steps']:,}/{r['total_env_steps']:,} env steps" if r.get("total_env_steps") else ""
             console.print(f"  {r['job_id']} (attempt {r.get('attempt', 1)}, since {r.get('started')}){steps}")
+            if r.get("train_episodes"):
+                console.print(f"    {r['train_episodes']:,} training episodes, the last ending at env step "
+                              f"{r['last_episode_env_step']:,}; mean return of the last "
+                              f"{min(10, r['train_episodes'])}: {r['recent_return']:.4g}")  # fmt: skip
     if st.failed:
         console.print("[red]failed:[/red]")
         for job_id in st.failed:
