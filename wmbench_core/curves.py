@@ -80,3 +80,37 @@ def record_curve(record: Mapping[str, Any]) -> RunCurve | None:
     if not curve or not curve.get("env_step"):
         return None
     return curve["env_step"], curve["return"]
+
+
+def start_and_end_returns(curve: RunCurve, fraction: float = 0.1) -> tuple[float | None, float | None]:
+    """Mean return of the episodes ending in the first and in the last ``fraction`` of a run's
+    steps (None where none ends there): did training improve the agent?"""
+    steps, returns = np.asarray(curve[0], dtype=np.float64), np.asarray(curve[1], dtype=np.float64)
+    if not len(steps):
+        return None, None
+    span = steps.max()
+    first, last = returns[steps <= fraction * span], returns[steps >= (1 - fraction) * span]
+    return (float(first.mean()) if len(first) else None, float(last.mean()) if len(last) else None)
+
+
+def training_summary(records: Sequence[Mapping[str, Any]], fraction: float = 0.1) -> list[dict[str, Any]]:
+    """Per (agent, preset, game) with learning curves: runs, training episodes, and the mean over
+    runs of the return at the start and at the end of training (:func:`start_and_end_returns`)."""
+    groups: dict[tuple[str, str, str], list[tuple[RunCurve, int]]] = {}
+    for r in records:
+        curve = record_curve(r) if r.get("status") == "ok" else None
+        if curve is not None:
+            trained = int(r.get("env_steps_trained") or max(curve[0]))
+            groups.setdefault((r["agent"], r.get("preset") or "default", r["game"]), []).append((curve, trained))
+    out = []
+    for (agent, preset, game), runs in groups.items():
+        curves = [c for c, _ in runs]
+        ends = [start_and_end_returns(c, fraction) for c in curves]
+        firsts, lasts = [a for a, _ in ends if a is not None], [b for _, b in ends if b is not None]
+        out.append({
+            "agent": agent, "preset": preset, "game": game, "runs": len(curves),
+            "episodes": sum(len(c[0]) for c in curves), "env_steps": max(n for _, n in runs),
+            "start_return": sum(firsts) / len(firsts) if firsts else None,
+            "end_return": sum(lasts) / len(lasts) if lasts else None,
+        })  # fmt: skip
+    return out

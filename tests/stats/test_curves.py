@@ -87,3 +87,25 @@ def test_no_curves_no_figure(tmp_path):
 @pytest.fixture(autouse=True)
 def _agg_backend():
     pytest.importorskip("matplotlib")
+
+
+def test_start_and_end_returns_by_hand():
+    from wmbench_core.curves import start_and_end_returns
+
+    # 100 steps: the first 10% holds the episodes ending at 5 and 10, the last 10% those at 90-100
+    curve = ([5, 10, 50, 90, 100], [-1.0, -3.0, 0.0, 4.0, 6.0])
+    assert start_and_end_returns(curve) == (-2.0, 5.0)
+    assert start_and_end_returns(([], [])) == (None, None)
+
+
+def test_training_section_of_the_run_report(tmp_path):
+    doc = BenchmarkRunner(adapter_cls=FakeAgent, out_dir=tmp_path, train_steps=700,
+                          config={"epsilon": 0.0}).run("catch", [0, 1], 2)  # fmt: skip
+    text = (tmp_path / "benchmark_results.md").read_text().split("## Training")[1]
+    row = next(line for line in text.splitlines() if line.startswith("| fake | default | catch | 2 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[4:6] == ["200", "700"]  # 2 x 100 episodes of 7 steps; 700 steps each
+    curves = [r["train_episodes"] for r in doc["runs"]]
+    first = np.mean([np.mean([x for x, s in zip(c["return"], c["env_step"]) if s <= 70]) for c in curves])
+    last = np.mean([np.mean([x for x, s in zip(c["return"], c["env_step"]) if s >= 630]) for c in curves])
+    assert cells[6:8] == [f"{first:.2f}", f"{last:.2f}"]

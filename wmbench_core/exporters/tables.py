@@ -81,9 +81,29 @@ def write_markdown(document: dict[str, Any], path: str | Path) -> None:
     if failed:
         lines += ["", f"**Failed jobs ({len(failed)}):** " + ", ".join(f"`{j}`" for j in failed)]
     lines += hns_markdown_lines(document)
+    lines += _training_lines(document)
     protocols = sorted({(r.get("protocol") or {}).get("name", "?") for r in document["runs"]})
     lines += ["", f"Environment protocol(s): {', '.join(protocols) or '–'}", ""]
     atomic_write_text(Path(path), "\n".join(lines))
+
+
+def _training_lines(document: dict[str, Any]) -> list[str]:
+    """The training side of each group: start vs end of its learning curves."""
+    from wmbench_core.curves import training_summary
+
+    groups = training_summary(document["runs"])
+    if not groups:
+        return []
+    lines = ["", "## Training", "",
+             "Training-episode returns (raw) from the jobs' learning curves (`jobs/<job>/train_episodes.csv`): "
+             "mean over runs of the episodes ending in the first and in the last 10% of the steps. "
+             "`wmbench compare DIR --format png` draws the curves.", "",
+             "| agent | preset | game | runs | training episodes | env steps | first 10% | last 10% |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for g in groups:
+        lines.append(f"| {g['agent']} | {g['preset']} | {g['game']} | {g['runs']} | {g['episodes']:,} | "
+                     f"{g['env_steps']:,} | {_fmt(g['start_return'])} | {_fmt(g['end_return'])} |")  # fmt: skip
+    return lines
 
 
 def _tex(s: str) -> str:
