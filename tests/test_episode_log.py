@@ -56,6 +56,8 @@ def test_start_drops_rows_played_after_the_resumed_checkpoint(tmp_path):
     log.episode(5.0, 3)
     assert read_episode_log(path) == {"env_step": [7, 14, 16], "return": [1.0, -1.0, 5.0], "length": [7, 7, 3]}
     assert read_episode_log(tmp_path / "missing.csv") is None
+    path.write_bytes(b"\xff\xfe\x00garbage\n7,1.0,7\n\x00\x00\n14,nan,7\n21,2,7")  # damaged: skip, never raise
+    assert read_rows(path) == [(7, 1.0, 7), (21, 2.0, 7)]
 
 
 def test_every_job_records_its_learning_curve(tmp_path):

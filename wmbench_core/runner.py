@@ -291,8 +291,11 @@ def execute_job(
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),
         )
-    curve = None if job.checkpoint else read_episode_log(episodes_path)
-    if curve is not None:  # also for a failed job: the curve up to the failure
+    try:  # also for a failed job: the curve up to the failure
+        curve = None if job.checkpoint else read_episode_log(episodes_path)
+    except OSError:  # an unreadable curve never costs the job its record
+        curve = None
+    if curve is not None:
         record["train_episodes"] = curve
     record["wall_time"] = time.perf_counter() - t0
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -62,14 +62,16 @@ def _format(rows: list[tuple[int, float, int]], header: bool) -> str:
 
 
 def read_rows(path: str | Path) -> list[tuple[int, float, int]]:
-    """The rows of a training-episode log; a row cut short by a kill, or not numbers, is skipped."""
+    """The rows of a training-episode log; a line that is not one (cut short by a kill, damaged,
+    a header) is skipped."""
     rows = []
-    with open(path, newline="") as fh:
-        for raw in csv.reader(fh):
-            if len(raw) != len(COLUMNS) or raw[0] == COLUMNS[0]:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            fields = line.strip().split(",")  # plain numbers: no quoting to undo
+            if len(fields) != len(COLUMNS):
                 continue
             try:
-                step, ret, length = int(raw[0]), float(raw[1]), int(raw[2])
+                step, ret, length = int(fields[0]), float(fields[1]), int(fields[2])
             except ValueError:
                 continue
             if math.isfinite(ret):
