@@ -731,10 +731,23 @@ def render_csv(document: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def render_curves_csv(document: dict[str, Any]) -> str:
+    """The learning curves, one row per (entry, game, step bin): mean, min and max over runs."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(("entry", "game", "env_step", "train_return_mean", "train_return_min", "train_return_max", "runs"))
+    for game, c in document["comparison"]["learning_curves"].items():
+        for label, e in c["entries"].items():
+            for i, step in enumerate(c["env_step"]):
+                w.writerow((label, game, step, e["mean"][i], e["lo"][i], e["hi"][i], e["runs"]))
+    return buf.getvalue()
+
+
 def write_comparison(
     document: dict[str, Any], out_dir: str | Path, formats: Iterable[str], registry: Any = None
 ) -> list[Path]:
-    """Write ``compare.<ext>`` for each format (and ``figures/`` for png/svg)."""
+    """Write ``compare.<ext>`` for each format (and ``figures/`` for png/svg, and
+    ``compare_curves.csv`` beside the csv when there are learning curves)."""
     from wmbench_core.results import atomic_write_text, dumps
 
     out = Path(out_dir)
@@ -754,6 +767,10 @@ def write_comparison(
             atomic_write_text(path, render_latex(document))
         elif fmt == "csv":
             atomic_write_text(path, render_csv(document))
+            if document["comparison"].get("learning_curves"):
+                curves_path = out / f"{BASENAME}_curves.csv"
+                atomic_write_text(curves_path, render_curves_csv(document))
+                written.append(curves_path)
         elif fmt == "json":
             atomic_write_text(path, dumps(document, indent=2))
         elif fmt == "html":

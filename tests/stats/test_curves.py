@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -64,9 +65,12 @@ def test_comparison_draws_the_curves_the_runs_recorded(tmp_path):
     means = [v for v in fake["mean"] if v is not None]
     assert means and all(-1.0 <= v <= 1.0 for v in means)
     assert all(lo <= m <= hi for lo, m, hi in zip(fake["lo"], fake["mean"], fake["hi"]) if m is not None)
-    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html"])
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html", "csv"])
     names = {p.name for p in paths}
-    assert "learning_curves.png" in names
+    assert {"learning_curves.png", "compare_curves.csv"} <= names
+    rows = list(csv.DictReader((tmp_path / "cmp" / "compare_curves.csv").open()))
+    assert len(rows) == 20 and {r["entry"] for r in rows} == {"fake"} and {r["runs"] for r in rows} == {"2"}
+    assert [float(r["env_step"]) for r in rows] == curves["catch"]["env_step"]
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparison"]["learning_curves"]
     assert "alt='learning_curves'" in (tmp_path / "cmp" / "compare.html").read_text()
 
