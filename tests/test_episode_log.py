@@ -129,3 +129,26 @@ def test_status_of_a_run_whose_first_job_is_training(tmp_path):
     assert out.exit_code == 0, out.output
     assert "1 running" in out.output and f"driver pid {os.getpid()}" in out.output
     assert "12 training episodes, the last ending at env step 84; mean return of the last 10: 0" in out.output
+
+
+def test_vector_training_envs_log_and_evaluation_envs_do_not(tmp_path):
+    log = EpisodeLog(tmp_path / "episodes.csv")
+    log.start(0)
+    spec = make_env_spec("catch").recording_episodes(log)
+    venv = spec.make_vector(3, training=True)
+    venv.reset(seed=0)
+    rewards = []
+    for _ in range(2 * CATCH_LEN):
+        _, reward, terminated, _, _ = venv.step(np.array([0, 1, 2]))
+        rewards.append(reward)
+    venv.close()
+    rows = read_rows(log.path)
+    # 3 envs x 2 episodes, each 7 steps; a vector step is 3 agent steps
+    assert [r[0] for r in rows] == [21] * 3 + [42] * 3 and {r[2] for r in rows} == {CATCH_LEN}
+    rewards = np.array(rewards)
+    assert [r[1] for r in rows] == [*rewards[:CATCH_LEN].sum(0), *rewards[CATCH_LEN:].sum(0)]
+    evaluation = spec.make_vector(3)
+    evaluation.reset(seed=0)
+    for _ in range(CATCH_LEN):
+        evaluation.step(np.array([0, 1, 2]))
+    assert len(read_rows(log.path)) == 6 and log.env_step == 42

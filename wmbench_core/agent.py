@@ -10,9 +10,10 @@ Construction (always keyword arguments)::
           **config_overrides)
 
 * ``env`` — the core's :class:`~wmbench_core.envs.EnvSpec`; build environments with
-  ``env.make()`` (training) / ``env.make_vector(n)``, never directly, so every agent runs one
-  protocol. Under the runner, the envs of ``env.make()`` log each finished training episode:
-  the job's learning curve (``train_episodes.csv``), the same for every agent at no cost to it.
+  ``env.make()`` (training) / ``env.make_vector(n)`` (evaluation; ``training=True`` to train on
+  one), never directly, so every agent runs one protocol. Under the runner, training envs log
+  each finished episode: the job's learning curve (``train_episodes.csv``), the same for every
+  agent at no cost to it.
 * ``preset`` — a name from the spec's ``presets``; ``config_overrides`` are ``--set key=value``
   pairs (values already parsed from JSON/literals) applied on top. Reject unknown keys with
   :class:`ConfigError`. ``self.config`` must end up as the resolved, JSON-serialisable config:

@@ -75,7 +75,7 @@ class FakeEnvSpec(EnvSpec):
     def make_game_env(self) -> gym.Env:
         return FakeEnv()
 
-    def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:
+    def make_game_vector_env(self, num_envs: int) -> gym.vector.VectorEnv:
         return gym.vector.SyncVectorEnv(
             [FakeEnv for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
         )

@@ -5,6 +5,7 @@ and the protocol) and asks it for environments::
 
     env = spec.make()                      # one gymnasium env for a training loop
     venv = spec.make_vector(8)             # 8 envs stepped together (evaluation)
+    venv = spec.make_vector(8, training=True)  # ... for an agent that trains on a vector env
     spec.num_actions, spec.observation_shape  # (64, 64, 3): HWC uint8 frames
 
 Observations are ``(H, W, 3)`` uint8 frames (batches ``(N, H, W, 3)``); rewards are raw game
@@ -21,7 +22,7 @@ from functools import cached_property
 
 import gymnasium as gym
 
-from wmbench_core.envs.episode_log import EpisodeLog, RecordEpisodes
+from wmbench_core.envs.episode_log import EpisodeLog, RecordEpisodes, RecordVectorEpisodes
 from wmbench_core.envs.games import (
     ATARI100K_GAMES,
     SUITES,
@@ -82,10 +83,19 @@ class EnvSpec:
 
         return make_atari_env(self.game, self.protocol)
 
-    def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:
-        """``num_envs`` envs stepped together, SAME_STEP autoreset; seed them with ``reset(seed=)``."""
+    def make_vector(self, num_envs: int, *, training: bool = False) -> gym.vector.VectorEnv:
+        """``num_envs`` envs stepped together, SAME_STEP autoreset; seed them with ``reset(seed=)``.
+        Evaluation by default; ``training=True`` for an agent that trains on a vector env (its
+        episodes then go to the :attr:`episode_log`, like those of :meth:`make`)."""
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
+        venv = self.make_game_vector_env(num_envs)
+        if training and self.episode_log is not None:
+            venv = RecordVectorEpisodes(venv, self.episode_log)
+        return venv
+
+    def make_game_vector_env(self, num_envs: int) -> gym.vector.VectorEnv:
+        """The game's vector env under the protocol (subclasses override this)."""
         if self.game == "catch":
             from wmbench_core.envs.catch import CatchEnv
 

@@ -1,12 +1,13 @@
 """Training-episode log: the learning curve of every agent, recorded by the core.
 
 Agents build their training envs from the :class:`~wmbench_core.envs.EnvSpec` they receive; when
-the runner gives them a spec with an :class:`EpisodeLog`, every env it makes reports each finished
-training episode to the log, which appends one row ``env_step,return,length`` to
-``jobs/<job>/train_episodes.csv`` (``env_step``: agent steps taken in all training envs of the job
-when the episode ended). So every agent, a third party's included, gets the same learning curve
-without writing a line for it, and the curves of different agents are comparable: same counter,
-same raw (unclipped) game score, episodes ending at game over as the protocol defines them.
+the runner gives them a spec with an :class:`EpisodeLog`, every training env it makes
+(``make()``, ``make_vector(n, training=True)``) reports each finished episode to the log, which
+appends one row ``env_step,return,length`` to ``jobs/<job>/train_episodes.csv`` (``env_step``:
+agent steps taken in all training envs of the job when the episode ended). So every agent, a
+third party's included, gets the same learning curve without writing a line for it, and the
+curves of different agents are comparable: same counter, same raw (unclipped) game score,
+episodes ending at game over as the protocol defines them.
 
 A row is written (and flushed) when its episode ends, so a kill loses at most the episode in
 flight. A job resumed from a checkpoint at step S calls :meth:`EpisodeLog.start` with S: rows past
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 TRAIN_EPISODES_FILE = "train_episodes.csv"
 COLUMNS = ("env_step", "return", "length")
@@ -44,8 +46,8 @@ class EpisodeLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, _format([r for r in rows if r[0] <= self.env_step], header=True))
 
-    def step(self) -> None:
-        self.env_step += 1
+    def step(self, n: int = 1) -> None:
+        self.env_step += n
 
     def episode(self, episode_return: float, length: int) -> None:
         with open(self.path, "a", newline="") as fh:
@@ -108,4 +110,29 @@ class RecordEpisodes(gym.Wrapper):
         if terminated or truncated:
             self.log.episode(self._return, self._length)
             self._return, self._length = 0.0, 0
+        return obs, reward, terminated, truncated, info
+
+
+class RecordVectorEpisodes(gym.vector.VectorWrapper):
+    """The same for a vector env stepped for training (SAME_STEP autoreset): a step is
+    ``num_envs`` agent steps; an episode ends where ``terminated | truncated``."""
+
+    def __init__(self, env: gym.vector.VectorEnv, log: EpisodeLog) -> None:
+        super().__init__(env)
+        self.log = log
+        self._returns = np.zeros(self.num_envs)
+        self._lengths = np.zeros(self.num_envs, dtype=np.int64)
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._returns[:], self._lengths[:] = 0.0, 0
+        return self.env.reset(**kwargs)
+
+    def step(self, actions: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        self.log.step(self.num_envs)
+        self._returns += np.asarray(reward, dtype=np.float64)
+        self._lengths += 1
+        for i in np.flatnonzero(np.logical_or(terminated, truncated)):
+            self.log.episode(self._returns[i], int(self._lengths[i]))
+            self._returns[i], self._lengths[i] = 0.0, 0
         return obs, reward, terminated, truncated, info
