@@ -33,8 +33,7 @@ def binned_means(steps: Sequence[float], returns: Sequence[float], edges: np.nda
     which = np.clip(np.searchsorted(edges, steps[inside], side="right") - 1, 0, len(edges) - 2)
     sums = np.bincount(which, returns[inside], minlength=len(edges) - 1)
     counts = np.bincount(which, minlength=len(edges) - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def summarise_runs(runs: Sequence[RunCurve], edges: np.ndarray) -> dict[str, Any]:
