@@ -152,3 +152,20 @@ def test_vector_training_envs_log_and_evaluation_envs_do_not(tmp_path):
     for _ in range(CATCH_LEN):
         evaluation.step(np.array([0, 1, 2]))
     assert len(read_rows(log.path)) == 6 and log.env_step == 42
+
+
+def test_progress_shows_the_mean_return_of_the_latest_training_episodes(tmp_path):
+    from wmbench_core.agent import Progress
+
+    class Recording(Progress):
+        updates: list = []
+
+        def update(self, env_steps, metrics=None):
+            self.updates.append((env_steps, dict(metrics or {})))
+
+    job = Job(agent="fake", game="catch", seed=0, episodes=2, train_steps=140)
+    record = execute_job(job, tmp_path, progress=Recording(), factory=FakeAgent)
+    updates = Recording.updates
+    assert all("return" not in m for s, m in updates if s < CATCH_LEN)  # no episode finished yet
+    assert all(list(m)[:2] == ["return", "visits"] for s, m in updates if s >= CATCH_LEN)
+    assert updates[-1][1]["return"] == pytest.approx(np.mean(record["train_episodes"]["return"][-10:]))

@@ -213,6 +213,28 @@ def build_agent(
     )  # fmt: skip
 
 
+class ProgressWithReturn(Progress):
+    """An agent's progress, with the mean return of its latest training episodes put first:
+    every agent's bar shows how it is learning, from the core's episode log."""
+
+    def __init__(self, inner: Progress, log: EpisodeLog) -> None:
+        self.inner, self.episodes = inner, log
+
+    def start(self, total_env_steps: int, description: str = "") -> None:
+        self.inner.start(total_env_steps, description)
+
+    def update(self, env_steps: int, metrics: dict[str, float] | None = None) -> None:
+        recent = self.episodes.recent
+        shown = {"return": sum(recent) / len(recent)} if recent else {}
+        self.inner.update(env_steps, {**shown, **(metrics or {})})
+
+    def log(self, message: str) -> None:
+        self.inner.log(message)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+
 def execute_job(
     job: Job,
     out_dir: str | Path,
@@ -268,7 +290,8 @@ def execute_job(
                 work_dir.mkdir(parents=True, exist_ok=True)
                 _write_job_settings(work_dir, job, agent.config)
                 episode_log.start(agent.env_steps_trained)
-                record["train_summary"] = agent.train(train_steps, progress) or {}
+                shown = progress if progress is None else ProgressWithReturn(progress, episode_log)
+                record["train_summary"] = agent.train(train_steps, shown) or {}
             agent.env_steps_trained = max(agent.env_steps_trained, train_steps)
         t1 = time.perf_counter()
         record["train_time"] = t1 - t0

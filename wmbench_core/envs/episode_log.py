@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ COLUMNS = ("env_step", "return", "length")
 class EpisodeLog:
     """Where a job's training episodes go; shared by every training env the job makes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, recent: int = 10) -> None:
         self.path = Path(path)
         self.env_step = 0
+        #: returns of the latest episodes (the progress bar shows their mean)
+        self.recent: deque[float] = deque(maxlen=recent)
 
     def start(self, env_step: int) -> None:
         """Begin (or continue) the log at ``env_step``, the agent's steps already trained:
@@ -43,13 +46,17 @@ class EpisodeLog:
 
         self.env_step = int(env_step)
         rows = read_rows(self.path) if self.path.is_file() else []
+        kept = [r for r in rows if r[0] <= self.env_step]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, _format([r for r in rows if r[0] <= self.env_step], header=True))
+        atomic_write_text(self.path, _format(kept, header=True))
+        self.recent.clear()
+        self.recent.extend(r[1] for r in kept)
 
     def step(self, n: int = 1) -> None:
         self.env_step += n
 
     def episode(self, episode_return: float, length: int) -> None:
+        self.recent.append(float(episode_return))
         with open(self.path, "a", newline="") as fh:
             fh.write(_format([(self.env_step, float(episode_return), int(length))], header=False))
 
