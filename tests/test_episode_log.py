@@ -169,3 +169,11 @@ def test_progress_shows_the_mean_return_of_the_latest_training_episodes(tmp_path
     assert all("return" not in m for s, m in updates if s < CATCH_LEN)  # no episode finished yet
     assert all(list(m)[:2] == ["return", "visits"] for s, m in updates if s >= CATCH_LEN)
     assert updates[-1][1]["return"] == pytest.approx(np.mean(record["train_episodes"]["return"][-10:]))
+
+
+def test_run_prints_where_training_started_and_ended():
+    from wmbench_core.cli.run import _training
+
+    curve = {"env_step": [5, 10, 50, 90, 100], "return": [-1.0, -3.0, 0.0, 4.0, 6.0], "length": [5] * 5}
+    assert _training({"train_episodes": curve}) == "; training return -2.00 -> 5.00 (5 episodes)"
+    assert _training({}) == ""

@@ -152,11 +152,23 @@ def _run_with_display(runner: Any, jobs: list, console: Console) -> dict[str, An
             status = "ok" if record["status"] == "ok" else f"[red]failed[/red] {record.get('error')}"
             mean = record.get("mean_return")
             mean_s = f"mean return {mean:.2f} " if mean is not None else ""
-            bar.console.log(f"{record['job_id']}: {mean_s}{status} ({record['wall_time']:.1f}s)")
+            bar.console.log(f"{record['job_id']}: {mean_s}{status} ({record['wall_time']:.1f}s){_training(record)}")
 
         progress = RichTrainingProgress(bar, "train")
         state["document"] = runner.run_jobs(jobs, progress=progress, on_record=on_record, on_job_start=on_start)
     return state
+
+
+def _training(record: dict[str, Any]) -> str:
+    """``; training return -0.58 -> 0.55 (571 episodes)``: the first and last 10% of its curve."""
+    from wmbench_core.curves import record_curve, start_and_end_returns
+
+    curve = record_curve(record)
+    if curve is None:
+        return ""
+    first, last = start_and_end_returns(curve)
+    shown = " -> ".join("–" if x is None else f"{x:.2f}" for x in (first, last))
+    return f"; training return {shown} ({len(curve[0]):,} episodes)"
 
 
 def _print_summary(document: dict[str, Any], job_ids: list[str], console: Console) -> None:
