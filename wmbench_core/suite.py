@@ -449,7 +449,7 @@ def write_comparison(
 ) -> list[str]:
     """The human-normalised comparison of the run dir (``compare.{md,tex,csv,json,html}``,
     figures when matplotlib is there) against published ``baselines`` ("auto": those of the
-    run's agents, e.g. iris, diamond, dreamerv3; None or "none": no baselines), when the
+    run's agents, e.g. iris, diamond, dreamerv3 and dreamerv3_2024; None or "none": no baselines), when the
     statistics module (``wmbench_core.compare``) is installed and every game has human/random
     reference scores (so not for ``catch``). Returns the files written; never fails the suite:
     an error is written to ``compare_error.txt`` instead."""
@@ -469,7 +469,8 @@ def write_comparison(
             from wmbench_core.baselines import baseline_names
 
             agents = {str(r["agent"]).lower() for r in records}
-            names = [n for n in baseline_names() if n in agents]
+            # dreamerv3 also gets dreamerv3_2024: the released code's runs, with training curves
+            names = [n for n in baseline_names() if n in agents or n.split("_")[0] in agents]
         else:
             names = compare.parse_baselines(baselines)
         document = compare.build_comparison([out], names, scores="hns")

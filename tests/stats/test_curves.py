@@ -113,3 +113,21 @@ def test_training_section_of_the_run_report(tmp_path):
     first = np.mean([np.mean([x for x, s in zip(c["return"], c["env_step"]) if s <= 70]) for c in curves])
     last = np.mean([np.mean([x for x, s in zip(c["return"], c["env_step"]) if s >= 630]) for c in curves])
     assert cells[6:8] == [f"{first:.2f}", f"{last:.2f}"]
+
+
+def test_suite_report_puts_dreamerv3_beside_the_released_curves(tmp_path):
+    from wmbench_core.suite import write_comparison as suite_comparison
+
+    store = ResultsStore(tmp_path)
+    store.prepare()
+    for seed in range(2):
+        store.append({"job_id": job_id("dreamerv3", "atari100k", "Pong", seed), "agent": "dreamerv3",
+                      "preset": "atari100k", "game": "Pong", "seed": seed, "protocol": ATARI100K.to_dict(),
+                      "status": "ok", "episode_returns": [-20.0], "episode_lengths": [900],
+                      "train_episodes": {"env_step": [900, 1800], "return": [-21.0, -20.0],
+                                         "length": [900, 900]}})  # fmt: skip
+    written = suite_comparison(tmp_path, formats=["json"])
+    assert [p.endswith("compare.json") for p in written] == [True], written
+    comp = json.loads((tmp_path / "compare.json").read_text())["comparison"]
+    assert {e["agent"] for e in comp["entries"]} == {"dreamerv3", "dreamerv3_2024"}
+    assert set(comp["learning_curves"]["Pong"]["entries"]) == {"dreamerv3", "DreamerV3 (2024 code)"}
