@@ -52,11 +52,12 @@ class EnvSpec:
 
     game: str
     protocol: Protocol = field(default=ATARI100K)
-    #: set by the runner: training envs from :meth:`make` report their episodes to it
+    #: set by the runner: training envs (:meth:`make`, ``make_vector(n, training=True)``) report
+    #: their finished episodes to it (the job's learning curve)
     episode_log: EpisodeLog | None = field(default=None, compare=False, repr=False)
 
     def recording_episodes(self, log: EpisodeLog) -> EnvSpec:
-        """This spec, with every env from :meth:`make` reporting its episodes to ``log``."""
+        """This spec, with every training env it makes reporting its episodes to ``log``."""
         return replace(self, episode_log=log)
 
     @property
