@@ -96,7 +96,9 @@ def demo(session: nox.Session) -> None:
     # report shows a learned agent beside the random one
     session.run("wmbench", "run", "--agent", agent, "--preset", "tiny", "--game", "catch",
                 "--seeds", "1", "--episodes", "100", "--out-dir", out, "--resume")  # fmt: skip
-    session.log(f"report: {out}/benchmark_results.md")
+    # the two agents side by side, with the trained agent's learning curve
+    session.run("wmbench", "compare", out, "--scores", "raw", "--out", f"{out}/compare", "--format", "md,png")
+    session.log(f"report: {out}/benchmark_results.md; learning curve: {out}/compare/figures/learning_curves.png")
 
 
 @nox.session(name="plugin-isolation")
