@@ -205,7 +205,8 @@ def plot_learning_curves(document: dict[str, Any]) -> Any:
             mean, lo, hi = (np.array([np.nan if v is None else v for v in c[k]], dtype=float)
                             for k in ("mean", "lo", "hi"))  # fmt: skip
             color = colors.get(label, "grey")
-            ax.plot(x, mean, color=color, lw=1.8, marker=".", ms=4, label=f"{label} ({c['runs']} run{'s' if c['runs'] != 1 else ''})")
+            runs = f"{c['runs']} run" + ("s" if c["runs"] != 1 else "")
+            ax.plot(x, mean, color=color, lw=1.8, marker=".", ms=4, label=f"{label} ({runs})")
             if c["runs"] > 1:
                 ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
         ax.set_title(game, fontsize=10)
