@@ -83,6 +83,41 @@ def test_replay_episode_uniform_steps():
     assert steps.min() == 0 and steps.max() == 999
 
 
+def _episodes(spans: list[tuple[int, bool]]) -> ReplayBuffer:
+    """A buffer holding episodes of the given (rows, finished) in order; reward = row number."""
+    buf = ReplayBuffer(capacity=sum(n for n, _ in spans), obs_shape=(1, 1, 3))
+    for rows, finished in spans:
+        for i in range(rows):
+            buf.add(np.zeros((1, 1, 3), np.uint8), 0, float(buf.total_added),
+                    terminated=finished and i == rows - 1, is_first=i == 0)  # fmt: skip
+    return buf
+
+
+def test_replay_episode_window_starts():
+    """DreamerV1/V2's windows: an episode drawn uniformly among the finished ones longer than the
+    window, a start uniform inside it; with V2's prioritize_ends the episode's last window also
+    takes the draws past it: (length + 1) / (rows + 1) of them."""
+    buf = _episodes([(5, True), (20, True), (60, True), (30, False)])  # ep 0 too short, ep 3 unfinished
+    rng = np.random.default_rng(0)
+    for ends in (False, True):
+        starts = buf.episode_window_starts(200_000, 5, rng, prioritize_ends=ends)
+        ep = buf.rows(starts)["episode"]
+        assert (buf.rows(starts + 4)["episode"] == ep).all()  # the whole window inside the episode
+        assert set(np.unique(ep)) == {1, 2} and (ep == 1).mean() == pytest.approx(0.5, abs=0.01)
+        offsets = np.bincount(starts[ep == 2] - 25, minlength=56) / (ep == 2).sum()  # ep 2: rows 25..84
+        assert len(offsets) == 56  # starts 0..55: the last window ends on the episode's last row
+        if ends:
+            assert offsets[:-1] == pytest.approx([1 / 61] * 55, abs=0.003)
+            assert offsets[-1] == pytest.approx(6 / 61, abs=0.005)
+        else:
+            assert offsets == pytest.approx([1 / 56] * 56, abs=0.003)
+    # nothing finished long enough: the unfinished episode stands in, else there is none
+    assert set(_episodes([(5, True), (9, False)]).episode_window_starts(100, 5, rng)) <= {5, 6, 7, 8, 9}
+    assert _episodes([(5, True), (5, False)]).episode_window_starts(100, 5, rng) is None
+    with pytest.raises(IndexError, match=r"\[0, 10\)"):
+        _episodes([(5, True), (5, False)]).rows(np.array([10]))
+
+
 def test_replay_memory_budget():
     frames = 100_000 * 64 * 64 * 3
     assert frames / 2**30 < 1.3  # 100k Atari frames stored once, uint8

@@ -17,6 +17,8 @@ plus any ``extra_fields`` an agent declares. 100k Atari steps take 100k x 64x64x
   boundaries (Dreamer: the model resets its state at ``is_first``).
 * :meth:`ReplayBuffer.sample_segments` — windows inside one episode, padded past its end with
   ``mask`` False (IRIS, DIAMOND), from uniform or agent-chosen start steps.
+* :meth:`ReplayBuffer.episode_window_starts` — where windows that fit inside one finished
+  episode start, the episode drawn uniformly (DreamerV1/V2); :meth:`ReplayBuffer.rows` reads them.
 """
 
 from __future__ import annotations
@@ -92,6 +94,13 @@ class ReplayBuffer:
     def _gather(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[idx] for k, v in self.data.items()}
 
+    def rows(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """The rows at chronological ``positions`` (0 = the oldest row held), any shape."""
+        positions = np.asarray(positions)
+        if positions.size and (positions.min() < 0 or positions.max() >= self.size):
+            raise IndexError(f"positions must lie in [0, {self.size}), got {positions.min()}..{positions.max()}")
+        return self._gather(self._chrono(positions))
+
     # -- sampling ---------------------------------------------------------------------------
     def sample_sequences(
         self, batch_size: int, length: int, rng: np.random.Generator
@@ -120,6 +129,41 @@ class ReplayBuffer:
         starts, lengths = self.episode_spans()
         ep = rng.integers(0, len(starts), size=n)
         return starts[ep] + np.floor(rng.random(n) * lengths[ep]).astype(np.int64)
+
+    def episode_window_starts(
+        self, n: int, length: int, rng: np.random.Generator, prioritize_ends: bool = False
+    ) -> np.ndarray | None:
+        """``n`` chronological start positions of windows of ``length`` rows that each lie inside
+        one episode, as DreamerV1 and V2 replay: an episode drawn uniformly among the finished ones
+        (last row terminated or truncated) with more than ``length`` rows (V1 skips episodes with
+        ``total - length < 1``, V2 those with fewer than ``minlen`` steps after the first row), then
+        a start uniform over its windows.
+
+        ``prioritize_ends`` is V2's option of that name with its ``minlen = maxlen = length``: the
+        start is min(U{0, ..., rows}, rows - length), so the window that ends the episode also
+        takes the draws past it (length + 1 of the rows + 1 draws).
+
+        Until an episode has finished (the start of training) the unfinished one is used if it
+        is long enough; None when no episode has more than ``length`` rows.
+        """
+        if self.size == 0:
+            return None
+        starts, lengths = self.episode_spans()
+        last = self._chrono(starts + lengths - 1)
+        finished = self.data["terminated"][last] | self.data["truncated"][last]
+        long_enough = lengths > length
+        pick = np.flatnonzero(long_enough & finished)
+        if len(pick) == 0:
+            pick = np.flatnonzero(long_enough)
+        if len(pick) == 0:
+            return None
+        ep = pick[rng.integers(0, len(pick), size=n)]
+        rows = lengths[ep]
+        if prioritize_ends:
+            offset = np.minimum(rng.integers(0, rows + 1), rows - length)
+        else:
+            offset = rng.integers(0, rows - length + 1)
+        return starts[ep] + offset
 
     def sample_segments(
         self,

@@ -200,6 +200,30 @@ def test_atari100k_v3_end_to_end_tiny_budget(tmp_path):
     assert actions.shape == (2,) and ((0 <= actions) & (actions < agent.num_actions)).all()
 
 
+def test_replay_sampling_follows_each_papers_code():
+    """V3 draws windows uniformly over steps, across episodes; V1 an episode, then a window inside
+    it; V2 the same favouring the episode's last window. The tiny presets keep V3's scheme."""
+    from wmbench_dreamer.configs import CONFIG_CLASSES, PRESETS
+
+    assert {v: CONFIG_CLASSES[v]().replay_sampling for v in (1, 2, 3)} == {
+        1: "episode", 2: "episode_ends", 3: "uniform"}  # fmt: skip
+    assert all(PRESETS[v]["tiny"].get("replay_sampling", "uniform") == "uniform" for v in (1, 2, 3))
+
+
+@pytest.mark.parametrize("sampling", ["episode", "episode_ends"])
+def test_v1_v2_train_on_windows_inside_one_episode(catch, sampling):
+    settings = {**FAST, "batch_size": 16}
+    agent = DreamerV2Agent(env=catch, preset="tiny", seed=0, replay_sampling=sampling, **settings)
+    agent.train(48)  # catch's episodes (8 rows) are longer than these 4-row windows
+    assert agent.trainer.updates >= 1
+    rng = np.random.default_rng(0)
+    episode = agent.trainer.sample(agent.replay, rng)["episode"][:, 1:]  # the trained rows
+    assert (episode == episode[:, :1]).all()
+    uniform = DreamerV2Agent(env=catch, preset="tiny", seed=0, replay_sampling="uniform", **settings)
+    episode = uniform.trainer.sample(agent.replay, rng)["episode"][:, 1:]
+    assert (episode != episode[:, :1]).any()  # V3's windows run across episode boundaries
+
+
 def test_v1_explores_epsilon_greedy_while_v2_v3_only_sample(catch):
     """DreamerV1's discrete variant replaces a fraction epsilon of the collected actions by uniform
     ones (its code's ``epsilon_greedy``); V2/V3 explore by sampling alone."""

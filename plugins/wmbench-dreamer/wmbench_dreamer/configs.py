@@ -100,6 +100,10 @@ class DreamerConfig:
     train_ratio: float = 1024.0  # replayed steps per policy step = 1 update per step [V3 atari100k]
     prefill: int = 1024  # random policy steps before learning (sheeprl's learning_starts)
     replay_capacity: int = 1_000_000  # uniform replay of 1e6 steps [V3]
+    # how training windows are drawn: "uniform" over stored steps, crossing episode boundaries
+    # with a state reset at is_first [V3]; "episode": an episode uniformly, then a window inside
+    # it [V1]; "episode_ends": the same with V2's prioritize_ends [V2]
+    replay_sampling: str = "uniform"  # [V3]
     # a lost life ends the episode for learning (terminal row, state reset; the game goes on):
     # V1's Atari env (`life_done=True`); V2 and V3 do not use lives [research notes §2]
     life_loss_terminal: bool = False  # [V2, V3]
@@ -173,6 +177,9 @@ class DreamerV2Config(DreamerConfig):
     train_ratio: float = 50.0
     prefill: int = 5000  # [V2] uses 50k for 200M frames; 5% of the 100k budget here
     replay_capacity: int = 2_000_000  # [V2]
+    # an episode uniformly, a 50-step window inside it, the episode's last window favoured
+    # [V2 replay: minlen = maxlen = 50, prioritize_ends True, ongoing False]
+    replay_sampling: str = "episode_ends"
 
 
 @dataclass
@@ -237,6 +244,10 @@ class DreamerV1Config(DreamerConfig):
     train_ratio: float = 1000.0
     prefill: int = 1250  # 5000 frames of random play [V1] = 1250 policy steps at frame skip 4
     replay_capacity: int = 1_000_000
+    # an episode uniformly, a 50-step window inside it [V1 tools.load_episodes, balance False];
+    # deviation: V1 draws the start with numpy's randint(0, total - length), whose exclusive
+    # bound never picks the window ending at the episode's last (terminal) row; ours can
+    replay_sampling: str = "episode"
 
 
 #: tiny sizes for `catch` (7-step episodes, 3 actions); shared by the three versions. Frames are
@@ -282,6 +293,9 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             # with LayerNorm it does, and the agent learns: 0.96 after 7,000 env steps (seed 0).
             "norm": True,
             "train_steps": 7000,
+            # Deviation (tiny only): windows uniform over steps (V3's scheme). catch's episodes
+            # (8 rows) are no longer than the tiny windows, so none would qualify in-episode.
+            "replay_sampling": "uniform",
         },
     },
     1: {
@@ -300,6 +314,9 @@ PRESETS: dict[int, dict[str, dict[str, Any]]] = {
             # 0.12, at 15,000 -0.12 and 0.80 (mean 0.34, the test's criterion).
             "norm": True,
             "train_steps": 15000,
+            # Deviation (tiny only), as for V2: windows uniform over steps (catch's 8-row
+            # episodes are no longer than the tiny windows).
+            "replay_sampling": "uniform",
             # Epsilon-greedy 0.3 halved every 3,000 env steps down to 0.05 (the V1 code's
             # expl_decay / expl_min knobs; its default is a constant 0.3). Seed 0, evaluated with
             # the mode: 0.34 with the decay, 0.18 with a constant 0.3 (2026-12-02).
@@ -330,6 +347,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "kl_mode": ("dyn_rep", "balance", "plain"),
     "actor_grad": ("reinforce", "dynamics"),
     "expl": ("none", "epsilon_greedy"),
+    "replay_sampling": ("uniform", "episode", "episode_ends"),
     "critic_target": ("fast", "slow"),
     "return_norm": ("percentile", "none"),
     "precision": ("float32", "bfloat16"),

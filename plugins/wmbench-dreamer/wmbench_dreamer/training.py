@@ -68,6 +68,22 @@ class Trainer:
             return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def sample(self, replay: ReplayBuffer, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A batch of windows of ``seq_len + 1`` rows, as ``replay_sampling`` says (see the
+        config): uniform over stored steps (V3), or the trained rows inside one episode drawn
+        uniformly (V1, V2). An in-episode window's leading row only aligns a_{t-1} (zeroed by
+        ``is_first``), so it may lie before the episode. Until some episode is longer than
+        ``seq_len`` the uniform windows stand in."""
+        cfg = self.cfg
+        if cfg.replay_sampling != "uniform":
+            prioritize_ends = cfg.replay_sampling == "episode_ends"
+            starts = replay.episode_window_starts(cfg.batch_size, cfg.seq_len, rng, prioritize_ends)
+            if starts is not None:
+                positions = starts[:, None] + np.arange(-1, cfg.seq_len)[None, :]
+                positions[:, 0] = np.maximum(positions[:, 0], 0)
+                return replay.rows(positions)
+        return replay.sample_sequences(cfg.batch_size, cfg.seq_len + 1, rng)
+
     def batch_tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """A sampled window of seq_len + 1 rows -> model inputs for the last seq_len rows."""
         dev = self.device
@@ -86,7 +102,7 @@ class Trainer:
 
     def update(self, replay: ReplayBuffer, rng: np.random.Generator, generator: torch.Generator) -> dict[str, float]:
         cfg = self.cfg
-        data = self.batch_tensors(replay.sample_sequences(cfg.batch_size, cfg.seq_len + 1, rng))
+        data = self.batch_tensors(self.sample(replay, rng))
         # -- world model -----------------------------------------------------------------------
         with self.autocast():
             wm_loss, metrics, post = self.wm.loss(
