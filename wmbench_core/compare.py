@@ -11,8 +11,9 @@ shipped baselines into one *comparison document*: a results document (``runs`` a
 * probability of improvement of each result entry over every other entry, and performance
   profiles with CI bands;
 * learning curves (training-episode return against env steps) of each game the result runs
-  recorded them for, beside the published DreamerV3 curves when that baseline is compared
-  (:mod:`wmbench_core.curves`).
+  recorded them for, beside the published DreamerV3 curves when that baseline is compared, and
+  the sample-efficiency curve of each result entry across the shared games (IQM per step bin,
+  with CIs; :mod:`wmbench_core.curves`).
 
 Runs made under different environment protocols (the ``protocol`` dict of each record) are
 never pooled into one entry unless ``allow_mixed_protocols``; then the entry and every number
@@ -228,11 +229,15 @@ def parse_baselines(spec: str | Iterable[str] | None) -> list[str]:
 
 # ------------------------------------------------------------------------------ statistics
 def _scores_table(entry: Entry, scores: str) -> dict[str, list[float]]:
+    normalize = _normalizer(scores)
+    return {g: [float(x) for x in np.atleast_1d(normalize(g, v))] for g, v in entry.raw.items()}
+
+
+def _normalizer(scores: str) -> Any:
+    """(game, raw returns) -> the comparison's scores (HNS or raw)."""
     if scores == "raw":
-        return entry.raw
-    return {
-        g: [float(x) for x in np.atleast_1d(normalization.human_normalized_score(g, v))] for g, v in entry.raw.items()
-    }
+        return lambda game, raw: np.asarray(raw, dtype=np.float64)
+    return lambda game, raw: np.asarray(normalization.human_normalized_score(game, raw), dtype=np.float64)
 
 
 def _matrix(table: dict[str, list[float]], games: list[str]) -> tuple[np.ndarray, int, bool]:
@@ -397,10 +402,12 @@ def build_comparison(
                 "hi": [_json_float(v) for v in hi],
             }
 
-    from wmbench_core.curves import learning_curves
+    from wmbench_core.curves import learning_curves, sample_efficiency
 
-    curves = learning_curves({e.label: e.curves for e in entries if e.kind == "results"},
-                             {e.label: e.curves for e in entries if e.kind == "baseline"})  # fmt: skip
+    ours = {e.label: e.curves for e in entries if e.kind == "results"}
+    curves = learning_curves(ours, {e.label: e.curves for e in entries if e.kind == "baseline"})
+    efficiency = sample_efficiency(ours, games, _normalizer(scores), reps=profile_reps, seed=seed + 3000,
+                                   task_bootstrap=task_bootstrap)  # fmt: skip
     return {
         "format": COMPARE_FORMAT,
         "wmbench_version": __version__,
@@ -421,6 +428,7 @@ def build_comparison(
             "poi": poi,
             "profiles": profiles,
             "learning_curves": curves,
+            "sample_efficiency": efficiency,
             "notes": notes,
         },
     }
@@ -577,6 +585,7 @@ def render_markdown(document: dict[str, Any]) -> str:
                 s = _fmt(pg[key]) if key == "score_mean" else _raw_fmt(pg[key])
                 cells.append(f"**{s}**" if e["label"] in best and len(best) < len(labels) else s)
             lines.append(f"| {g} | " + " | ".join(cells) + " |")
+    lines += _efficiency_markdown(comp)
     lines += ["", "## Sources", ""]
     for e in comp["entries"]:
         src = e["citation"] or ", ".join(e["sources"])
@@ -585,6 +594,30 @@ def render_markdown(document: dict[str, Any]) -> str:
     if comp["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in comp["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _efficiency_markdown(comp: dict[str, Any]) -> list[str]:
+    """The sample-efficiency curves at a quarter, half, three quarters and all of the steps."""
+    eff = comp.get("sample_efficiency") or {}
+    if not eff.get("entries"):
+        return []
+    steps = eff["env_step"]
+    cols = sorted({round(len(steps) * q) - 1 for q in (0.25, 0.5, 0.75, 1.0)})
+    lines = [
+        "",
+        f"## Sample efficiency: IQM of training-episode {_score_word(comp)}s",
+        "",
+        f"Over runs and the {len(eff['games'])} game(s) above, by env step (each run's latest training "
+        f"episodes; 95% CIs, {comp['reps']['profiles']:,} resamples).",
+        "",
+        "| entry | " + " | ".join(f"{steps[c]:,.0f} steps" for c in cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for label, e in eff["entries"].items():
+        cells = [f"{_fmt(e['iqm'][c])} [{_fmt(e['lo'][c])}, {_fmt(e['hi'][c])}]" if e["iqm"][c] is not None else "–"
+                 for c in cols]  # fmt: skip
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _tex(s: str) -> str:
@@ -743,11 +776,24 @@ def render_curves_csv(document: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def render_efficiency_csv(document: dict[str, Any]) -> str:
+    """The sample-efficiency curves, one row per (entry, step bin): IQM and its 95% CI."""
+    eff = document["comparison"].get("sample_efficiency") or {}
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(("entry", "env_step", "iqm", "ci_lo", "ci_hi", "runs_per_game", "games"))
+    for label, e in (eff.get("entries") or {}).items():
+        for i, step in enumerate(eff["env_step"]):
+            w.writerow((label, step, e["iqm"][i], e["lo"][i], e["hi"][i], e["runs"], len(eff["games"])))
+    return buf.getvalue()
+
+
 def write_comparison(
     document: dict[str, Any], out_dir: str | Path, formats: Iterable[str], registry: Any = None
 ) -> list[Path]:
     """Write ``compare.<ext>`` for each format (and ``figures/`` for png/svg, and
-    ``compare_curves.csv`` beside the csv when there are learning curves)."""
+    ``compare_curves.csv`` and ``compare_efficiency.csv`` beside the csv when there are learning
+    and sample-efficiency curves)."""
     from wmbench_core.results import atomic_write_text, dumps
 
     out = Path(out_dir)
@@ -771,6 +817,10 @@ def write_comparison(
                 curves_path = out / f"{BASENAME}_curves.csv"
                 atomic_write_text(curves_path, render_curves_csv(document))
                 written.append(curves_path)
+            if (document["comparison"].get("sample_efficiency") or {}).get("entries"):
+                efficiency_path = out / f"{BASENAME}_efficiency.csv"
+                atomic_write_text(efficiency_path, render_efficiency_csv(document))
+                written.append(efficiency_path)
         elif fmt == "json":
             atomic_write_text(path, dumps(document, indent=2))
         elif fmt == "html":

@@ -9,12 +9,16 @@ handful of runs is what a training curve has).
 
 The published training curves of the DreamerV3 code (baseline ``dreamerv3_2024``; x in frames)
 come on the same axis, steps = frames / 4, over the step range of the runs they are drawn beside.
+
+:func:`sample_efficiency` aggregates across games, as rliable's sample-efficiency curves do: per
+step bin, the IQM over runs and games of each run's (human-normalised) training return, with a
+stratified-bootstrap 95% CI.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +38,57 @@ def binned_means(steps: Sequence[float], returns: Sequence[float], edges: np.nda
     sums = np.bincount(which, returns[inside], minlength=len(edges) - 1)
     counts = np.bincount(which, minlength=len(edges) - 1)
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def latest_returns(steps: Sequence[float], returns: Sequence[float], edges: np.ndarray) -> np.ndarray:
+    """:func:`binned_means`, a bin in which no episode ended holding the bin before it: the
+    agent's latest score (long episodes span several bins). NaN before the first episode ends."""
+    series = binned_means(steps, returns, edges)
+    for i in range(1, len(series)):
+        if np.isnan(series[i]):
+            series[i] = series[i - 1]
+    return series
+
+
+def sample_efficiency(
+    results: Mapping[str, Mapping[str, Sequence[RunCurve]]],
+    games: Sequence[str],
+    normalize: Callable[[str, np.ndarray], np.ndarray],
+    *,
+    bins: int = BINS,
+    reps: int = 2000,
+    seed: int = 0,
+    task_bootstrap: bool = False,
+) -> dict[str, Any]:
+    """Sample-efficiency curves of the entries of ``results`` (label -> game -> run curves)
+    that have curves for every game of ``games``: per step bin (``bins`` slices of the longest
+    run), the IQM over runs and games of :func:`latest_returns` passed through ``normalize``
+    (game, returns -> scores), and its stratified-bootstrap 95% CI. Runs per game are cut to
+    the fewest, as for the final scores. A bin where some run has no finished episode yet is
+    None. ``{}`` when no entry qualifies."""
+    from wmbench_core.metrics import aggregate_iqm, interval_estimates
+
+    ours = {label: curves for label, curves in results.items() if games and all(curves.get(g) for g in games)}
+    last = max((max(s) for curves in ours.values() for g in games for s, _ in curves[g] if len(s)), default=0)
+    if last <= 0:
+        return {}
+    edges = np.linspace(0.0, float(last), bins + 1)
+    entries = {}
+    for i, (label, curves) in enumerate(ours.items()):
+        k = min(len(curves[g]) for g in games)
+        table = np.stack([np.stack([normalize(g, latest_returns(s, r, edges)) for s, r in curves[g][:k]])
+                          for g in games], axis=1)  # fmt: skip  # (runs, games, bins)
+        points: list[tuple[float | None, float | None, float | None]] = []
+        for b in range(bins):
+            m = table[:, :, b]
+            if np.isnan(m).any():
+                points.append((None, None, None))
+                continue
+            iv = interval_estimates(m, {"iqm": aggregate_iqm}, reps, seed=seed + i, task_bootstrap=task_bootstrap)
+            points.append((iv["iqm"].value, iv["iqm"].lo, iv["iqm"].hi))
+        iqm, lo, hi = (list(column) for column in zip(*points))
+        entries[label] = {"runs": k, "iqm": iqm, "lo": lo, "hi": hi}
+    return {"env_step": ((edges[:-1] + edges[1:]) / 2).tolist(), "games": list(games), "entries": entries}
 
 
 def summarise_runs(runs: Sequence[RunCurve], edges: np.ndarray) -> dict[str, Any]:

@@ -6,6 +6,8 @@
 * ``per_game``    — mean score per game and entry (symlog axis: HNS spans 0 to >10)
 * ``learning_curves`` — training-episode return against env steps, one panel per game (mean over
   runs, band: min-max over runs); drawn only when the runs recorded training episodes
+* ``sample_efficiency`` — IQM over runs and games of the training-episode scores against env
+  steps, with 95% CI bands (rliable's sample-efficiency curve); drawn when there are curves
 
 :func:`write_figures` saves each as PNG and/or SVG; :func:`summary_figure` puts all four in one.
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-FIGURES = ("aggregates", "profiles", "poi", "per_game", "learning_curves")
+FIGURES = ("aggregates", "profiles", "poi", "per_game", "learning_curves", "sample_efficiency")
 MIXED_MARK = "†"
 
 
@@ -222,18 +224,42 @@ def plot_learning_curves(document: dict[str, Any]) -> Any:
     return fig
 
 
+def plot_sample_efficiency(document: dict[str, Any]) -> Any:
+    plt = _plt()
+    comp = document["comparison"]
+    eff = comp["sample_efficiency"]
+    colors = _colors(comp)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    x = np.asarray(eff["env_step"])
+    for label, e in eff["entries"].items():
+        iqm, lo, hi = (np.array([np.nan if v is None else v for v in e[k]], dtype=float) for k in ("iqm", "lo", "hi"))
+        color = colors.get(label, "grey")
+        ax.plot(x, iqm, color=color, lw=1.8, marker=".", ms=4, label=f"{label} ({e['runs']} runs/game)")
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+    ax.grid(alpha=0.3)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+    ax.set_xlabel("env steps (agent steps, 4 frames each)")
+    ax.set_ylabel(f"IQM of training {_score_label(comp)}")
+    ax.set_title(f"Sample efficiency over {len(eff['games'])} game(s) (band: 95% CI)", fontsize=11)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 PLOTTERS = {"aggregates": plot_aggregates, "profiles": plot_profiles, "poi": plot_poi, "per_game": plot_per_game,
-            "learning_curves": plot_learning_curves}  # fmt: skip
+            "learning_curves": plot_learning_curves, "sample_efficiency": plot_sample_efficiency}  # fmt: skip
 
 
 def has_figure(document: dict[str, Any], name: str) -> bool:
-    """Whether ``document`` has data for figure ``name`` (PoI needs two entries, learning curves
-    runs that recorded training episodes)."""
+    """Whether ``document`` has data for figure ``name`` (PoI needs two entries, learning and
+    sample-efficiency curves runs that recorded training episodes)."""
     comp = document["comparison"]
     if name == "poi":
         return bool(comp["poi"])
     if name == "learning_curves":
         return bool(comp.get("learning_curves"))
+    if name == "sample_efficiency":
+        return bool((comp.get("sample_efficiency") or {}).get("entries"))
     return True
 
 

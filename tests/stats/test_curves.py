@@ -10,8 +10,9 @@ import pytest
 
 from wmbench_core.baselines import training_curves
 from wmbench_core.compare import build_comparison, write_comparison
-from wmbench_core.curves import binned_means, learning_curves, summarise_runs
+from wmbench_core.curves import binned_means, latest_returns, learning_curves, sample_efficiency, summarise_runs
 from wmbench_core.envs.protocol import ATARI100K
+from wmbench_core.metrics import aggregate_iqm
 from wmbench_core.results import ResultsStore, job_id
 from wmbench_core.runner import BenchmarkRunner
 from wmbench_core.testing import FakeAgent
@@ -65,14 +66,52 @@ def test_comparison_draws_the_curves_the_runs_recorded(tmp_path):
     means = [v for v in fake["mean"] if v is not None]
     assert means and all(-1.0 <= v <= 1.0 for v in means)
     assert all(lo <= m <= hi for lo, m, hi in zip(fake["lo"], fake["mean"], fake["hi"]) if m is not None)
-    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html", "csv"])
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html", "csv", "md"])
     names = {p.name for p in paths}
-    assert {"learning_curves.png", "compare_curves.csv"} <= names
+    assert {"learning_curves.png", "compare_curves.csv", "sample_efficiency.png", "compare_efficiency.csv"} <= names
+    eff = doc["comparison"]["sample_efficiency"]
+    assert eff["games"] == ["catch"] and eff["entries"]["fake"]["runs"] == 2
+    rows = list(csv.DictReader((tmp_path / "cmp" / "compare_efficiency.csv").open()))
+    assert [float(r["env_step"]) for r in rows] == eff["env_step"]
+    assert [None if r["iqm"] == "" else float(r["iqm"]) for r in rows] == eff["entries"]["fake"]["iqm"]
+    section = (tmp_path / "cmp" / "compare.md").read_text().split("## Sample efficiency")[1].split("##")[0]
+    assert section.count(" steps |") == 4 and "| fake | " in section
     rows = list(csv.DictReader((tmp_path / "cmp" / "compare_curves.csv").open()))
     assert len(rows) == 20 and {r["entry"] for r in rows} == {"fake"} and {r["runs"] for r in rows} == {"2"}
     assert [float(r["env_step"]) for r in rows] == curves["catch"]["env_step"]
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparison"]["learning_curves"]
     assert "alt='learning_curves'" in (tmp_path / "cmp" / "compare.html").read_text()
+
+
+def test_latest_returns_hold_the_last_score_by_hand():
+    edges = np.array([0.0, 10.0, 20.0, 30.0, 40.0])
+    out = latest_returns([12, 14, 35], [1.0, 3.0, 5.0], edges)
+    np.testing.assert_allclose(out, [np.nan, 2.0, 2.0, 5.0])  # nothing before 10; 20-30 holds 2
+
+
+def test_sample_efficiency_is_the_iqm_over_runs_and_games_per_bin():
+    """Per bin, the IQM of the (runs x games) matrix of normalised latest returns, with a CI
+    around it; entries without every game are left out, bins a run has not reached are None."""
+    rng = np.random.default_rng(0)
+    games = ["A", "B", "C"]
+    steps = np.arange(10.0, 101.0, 10.0)  # one episode ending every 10 steps, to 100
+    runs = {g: [(steps, rng.normal(size=10) + 10 * s) for s in range(4)] for g in games}
+    results = {"full": runs, "partial": {"A": runs["A"]}}
+    scale = {"A": 1.0, "B": 2.0, "C": 0.5}
+    out = sample_efficiency(results, games, lambda g, r: r * scale[g], bins=5, reps=300, seed=1)
+    assert list(out["entries"]) == ["full"] and out["games"] == games
+    assert out["env_step"] == [10.0, 30.0, 50.0, 70.0, 90.0]
+    e = out["entries"]["full"]
+    assert e["runs"] == 4
+    edges = np.linspace(0, 100, 6)
+    for b in range(5):
+        matrix = np.array([[latest_returns(*runs[g][i], edges)[b] * scale[g] for g in games] for i in range(4)])
+        assert e["iqm"][b] == pytest.approx(aggregate_iqm(matrix))
+        assert e["lo"][b] <= e["iqm"][b] <= e["hi"][b] and e["lo"][b] < e["hi"][b]
+    late = {"late": {g: [(np.array([60.0, 100.0]), np.array([1.0, 2.0]))] for g in games}}
+    assert sample_efficiency(late, games, lambda g, r: r, bins=5, reps=50)["entries"]["late"]["iqm"] == [
+        None, None, None, 1.0, 2.0]  # fmt: skip
+    assert sample_efficiency({"partial": {"A": runs["A"]}}, games, lambda g, r: r) == {}
 
 
 def test_no_curves_no_figure(tmp_path):
@@ -83,9 +122,10 @@ def test_no_curves_no_figure(tmp_path):
                       "game": "Pong", "seed": seed, "protocol": ATARI100K.to_dict(), "status": "ok",
                       "episode_returns": [-20.0 + seed], "episode_lengths": [900]})  # fmt: skip
     doc = build_comparison([tmp_path / "old"], baselines=["dreamerv3_2024"], **FAST)
-    assert doc["comparison"]["learning_curves"] == {}
-    paths = write_comparison(doc, tmp_path / "cmp", formats=["png"])
-    assert "learning_curves.png" not in {p.name for p in paths}
+    assert doc["comparison"]["learning_curves"] == {} and doc["comparison"]["sample_efficiency"] == {}
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["png", "csv", "md"])
+    assert not {"learning_curves.png", "sample_efficiency.png", "compare_efficiency.csv"} & {p.name for p in paths}
+    assert "Sample efficiency" not in (tmp_path / "cmp" / "compare.md").read_text()
 
 
 @pytest.fixture(autouse=True)
