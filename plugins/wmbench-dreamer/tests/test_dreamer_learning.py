@@ -42,7 +42,11 @@ Measured on the shared 2-core machine, one torch thread:
   with the per-sequence weight gradients: 0.96. V1 following its code more closely (2026-12-04:
   stop-gradient policy input, Keras GRU init): 0.12 and 0.12 at 10,000 env steps, hence 15,000:
   -0.12 (seed 0) and 0.80 (seed 1), mean 0.34 (~1,715 s each, two side by side); V2 with its
-  decoupled weight decay: 1.00 (seed 0).
+  decoupled weight decay: 1.00 (seed 0). Two V1 variants checked on 2026-12-05 (evaluated along
+  the way, which shifts the random streams) and not kept: V1's in-episode replay windows
+  (``replay_sampling=episode``, ``seq_len=7``) -0.48 / -0.20 / 0.58 at 5k / 10k / 15k steps (seed
+  0), -0.30 / 0.06 / -0.54 (seed 1); V1's own actor and critic lr 8e-5: -0.14 / 0.04 at 10k / 15k
+  (seed 0), -0.18 / 0.08 (seed 1).
 
 V3 and V2 run in CI's ``nox -s slow`` (two pytest-xdist workers that steal each other's pending
 tests). V1 (~60 min for its two seeds) carries the ``long`` marker and runs in ``nox -s long``:
