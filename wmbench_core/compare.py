@@ -596,13 +596,18 @@ def render_markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _efficiency_columns(steps: list[float]) -> list[int]:
+    """The step bins at a quarter, half, three quarters and all of the steps."""
+    return sorted({max(0, round(len(steps) * q) - 1) for q in (0.25, 0.5, 0.75, 1.0)})
+
+
 def _efficiency_markdown(comp: dict[str, Any]) -> list[str]:
     """The sample-efficiency curves at a quarter, half, three quarters and all of the steps."""
     eff = comp.get("sample_efficiency") or {}
     if not eff.get("entries"):
         return []
     steps = eff["env_step"]
-    cols = sorted({round(len(steps) * q) - 1 for q in (0.25, 0.5, 0.75, 1.0)})
+    cols = _efficiency_columns(steps)
     lines = [
         "",
         f"## Sample efficiency: IQM of training-episode {_score_word(comp)}s",
@@ -723,7 +728,43 @@ def render_latex(document: dict[str, Any]) -> str:
         "\\end{table}",
         "",
     ]
-    return "\n".join(out)
+    return "\n".join(out + _efficiency_latex(comp))
+
+
+def _efficiency_latex(comp: dict[str, Any]) -> list[str]:
+    """The sample-efficiency table of the markdown report, as a LaTeX table."""
+    eff = comp.get("sample_efficiency") or {}
+    if not eff.get("entries"):
+        return []
+    steps = eff["env_step"]
+    cols = _efficiency_columns(steps)
+    out = [
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\begin{tabular}{l" + "c" * len(cols) + "}",
+        "\\toprule",
+        " & ".join(["Agent"] + [f"{steps[c]:,.0f} steps" for c in cols]) + " \\\\",
+        "\\midrule",
+    ]
+    for label, e in eff["entries"].items():
+        cells = [_tex(label)]
+        for c in cols:
+            if e["iqm"][c] is None:
+                cells.append("--")
+            else:
+                cells.append(f"{_fmt(e['iqm'][c])} {{\\scriptsize [{_fmt(e['lo'][c])}, {_fmt(e['hi'][c])}]}}")
+        out.append(" & ".join(cells) + " \\\\")
+    out += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{Sample efficiency: IQM over runs and {len(eff['games'])} games of the training-episode "
+        f"{_score_word(comp)}s (each run's latest episodes) by env step, with 95\\% stratified-bootstrap "
+        f"percentile confidence intervals ({comp['reps']['profiles']:,} resamples).}}",
+        "\\label{tab:wmbench-sample-efficiency}",
+        "\\end{table}",
+        "",
+    ]
+    return out
 
 
 CSV_COLUMNS = ("section", "entry", "kind", "game", "metric", "value", "ci_lo", "ci_hi", "runs", "mixed_protocols")

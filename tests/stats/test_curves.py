@@ -66,7 +66,7 @@ def test_comparison_draws_the_curves_the_runs_recorded(tmp_path):
     means = [v for v in fake["mean"] if v is not None]
     assert means and all(-1.0 <= v <= 1.0 for v in means)
     assert all(lo <= m <= hi for lo, m, hi in zip(fake["lo"], fake["mean"], fake["hi"]) if m is not None)
-    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html", "csv", "md"])
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["json", "png", "html", "csv", "md", "tex"])
     names = {p.name for p in paths}
     assert {"learning_curves.png", "compare_curves.csv", "sample_efficiency.png", "compare_efficiency.csv"} <= names
     eff = doc["comparison"]["sample_efficiency"]
@@ -76,6 +76,9 @@ def test_comparison_draws_the_curves_the_runs_recorded(tmp_path):
     assert [None if r["iqm"] == "" else float(r["iqm"]) for r in rows] == eff["entries"]["fake"]["iqm"]
     section = (tmp_path / "cmp" / "compare.md").read_text().split("## Sample efficiency")[1].split("##")[0]
     assert section.count(" steps |") == 4 and "| fake | " in section
+    tex = (tmp_path / "cmp" / "compare.tex").read_text().split("tab:wmbench-per-game")[1]
+    assert "tab:wmbench-sample-efficiency" in tex and tex.count(" steps") == 4 and "\\scriptsize [" in tex
+    assert "alt='sample_efficiency'" in (tmp_path / "cmp" / "compare.html").read_text()
     rows = list(csv.DictReader((tmp_path / "cmp" / "compare_curves.csv").open()))
     assert len(rows) == 20 and {r["entry"] for r in rows} == {"fake"} and {r["runs"] for r in rows} == {"2"}
     assert [float(r["env_step"]) for r in rows] == curves["catch"]["env_step"]
@@ -123,9 +126,10 @@ def test_no_curves_no_figure(tmp_path):
                       "episode_returns": [-20.0 + seed], "episode_lengths": [900]})  # fmt: skip
     doc = build_comparison([tmp_path / "old"], baselines=["dreamerv3_2024"], **FAST)
     assert doc["comparison"]["learning_curves"] == {} and doc["comparison"]["sample_efficiency"] == {}
-    paths = write_comparison(doc, tmp_path / "cmp", formats=["png", "csv", "md"])
+    paths = write_comparison(doc, tmp_path / "cmp", formats=["png", "csv", "md", "tex"])
     assert not {"learning_curves.png", "sample_efficiency.png", "compare_efficiency.csv"} & {p.name for p in paths}
     assert "Sample efficiency" not in (tmp_path / "cmp" / "compare.md").read_text()
+    assert "sample-efficiency" not in (tmp_path / "cmp" / "compare.tex").read_text()
 
 
 @pytest.fixture(autouse=True)
