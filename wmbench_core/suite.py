@@ -64,6 +64,8 @@ DEFAULT_RETRIES = 1
 
 SUITE_FILE = "suite.json"
 RUNNING_FILE = "suite_running.json"
+#: ``wmbench status`` projects a job's wall time from one in flight once it is this far along
+PROJECTION_MIN_FRACTION = 0.1
 # Job options that change a job's result: resuming a run dir with other values would mix runs.
 _PLAN_KEYS = ("episodes", "train_steps", "overrides", "protocol", "eval_envs", "checkpoint")
 
@@ -314,7 +316,7 @@ def run_suite(
     def progress(job_id: str, steps: int, total: int) -> None:
         events.progress(job_id, steps, total)
         if job_id in running_file.running:
-            running_file.running[job_id].update(env_steps=steps, total_env_steps=total)
+            running_file.running[job_id].update(env_steps=steps, total_env_steps=total, steps_unix=time.time())
             running_file.write(force=False)
 
     executor.on_progress = progress
@@ -332,6 +334,7 @@ def run_suite(
             executor.submit(job)
             running_file.running[job.id] = {
                 "job_id": job.id, "attempt": attempts[job.id], "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "started_unix": started_at[job.id],
             }  # fmt: skip
             events.started(job, attempts[job.id])
             submitted = True
@@ -515,12 +518,35 @@ class SuiteStatus:
         return [j for j in self.planned if j not in ok]
 
     def eta_seconds(self) -> float | None:
-        """Remaining jobs x mean wall time of finished jobs / jobs run at once."""
-        walls = [r["wall_time"] for r in self.records.values() if r.get("status") == "ok" and r.get("wall_time")]
+        """Remaining jobs x mean wall time of a job / jobs run at once: the finished jobs' wall
+        time or, before one has finished (an Atari 100k job takes days), the projection of the
+        jobs in flight (:meth:`eta_basis` says which)."""
+        walls = self._finished_walls() or self._projected_walls()
         if not walls or not self.remaining:
             return None
         slots = max(1, int((self.manifest or {}).get("slots") or 1))
         return len(self.remaining) * (sum(walls) / len(walls)) / slots
+
+    def eta_basis(self) -> str | None:
+        """What :meth:`eta_seconds` rests on: "finished jobs", "jobs in flight" or None."""
+        if self.eta_seconds() is None:
+            return None
+        return "finished jobs" if self._finished_walls() else "jobs in flight"
+
+    def _finished_walls(self) -> list[float]:
+        return [r["wall_time"] for r in self.records.values() if r.get("status") == "ok" and r.get("wall_time")]
+
+    def _projected_walls(self, min_fraction: float = PROJECTION_MIN_FRACTION) -> list[float]:
+        """A job in flight's wall time so far / the fraction of its env steps done, once it is
+        past ``min_fraction`` of them (before, the fast random prefill of most agents would make
+        the projection far too short)."""
+        walls = []
+        for r in self.running:
+            steps, total = r.get("env_steps"), r.get("total_env_steps")
+            start, at = r.get("started_unix"), r.get("steps_unix")
+            if steps and total and start and at and steps / total >= min_fraction and at > start:
+                walls.append((at - start) * total / steps)
+        return walls
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -528,7 +554,7 @@ class SuiteStatus:
             "failed": {j: self.records[j].get("error") for j in self.failed},
             "remaining": len(self.remaining), "running": self.running,
             "running_updated": self.running_updated, "driver_alive": self.driver_alive,
-            "eta_seconds": self.eta_seconds(),
+            "eta_seconds": self.eta_seconds(), "eta_basis": self.eta_basis(),
         }  # fmt: skip
 
 

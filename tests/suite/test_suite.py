@@ -267,3 +267,48 @@ def test_final_reports_include_the_hns_comparison_with_baselines(tmp_path, local
     assert "| IRIS |" not in (out / "compare.md").read_text()
     # a bad baseline name: the error is written next to the results, which stay intact
     assert write_comparison(out, ["no-such-baseline"], ["md"]) == [str(out / "compare_error.txt")]
+
+
+def test_status_eta_is_projected_from_jobs_in_flight_until_one_finishes(tmp_path):
+    """Before any job has finished (an Atari 100k job takes days) the ETA comes from the jobs in
+    flight: wall time so far / fraction of env steps done, once past 10% of them."""
+    import time
+
+    from click.testing import CliRunner
+
+    from wmbench_core.cli.suite import status_command
+    from wmbench_core.suite import RunningFile
+
+    now = time.time()
+    running = RunningFile(tmp_path, pending=0)
+    running.running = {
+        f"a|p|g|{seed}": {"job_id": f"a|p|g|{seed}", "started_unix": now - 100, "steps_unix": now,
+                          "env_steps": steps, "total_env_steps": 100}
+        for seed, steps in ((0, 25), (1, 5))  # seed 1 is still in its first 10%
+    }  # fmt: skip
+    running.write()
+    st = suite_status(tmp_path)
+    assert st.eta_basis() == "jobs in flight"
+    assert st.eta_seconds() == pytest.approx(2 * 400)  # 2 jobs left, 100 s for 25%, one at a time
+    out = CliRunner().invoke(status_command, [str(tmp_path)])
+    assert "ETA 0:13:20 (projected from the jobs in flight)" in out.output, out.output
+    running.running["a|p|g|0"]["env_steps"] = 5
+    running.write()
+    assert suite_status(tmp_path).eta_seconds() is None  # nothing to project from yet
+
+
+def test_live_overview_eta_projects_from_jobs_in_flight():
+    from rich.console import Console
+
+    from wmbench_core.cli.suite import LiveOverview
+    from wmbench_core.runner import Job
+
+    view = LiveOverview(Console(quiet=True), total=4, skipped=0, slots=2, title="t")
+    assert view.eta() is None
+    job = Job("a", "g", 0, episodes=1, preset="p")
+    view.started(job, 1)
+    view.progress(job.id, 5, 100)
+    assert view.eta() is None  # the first 10% (prefill) says little
+    view.running[job.id]["t0"] -= 50.0
+    view.progress(job.id, 50, 100)
+    assert view.eta() == pytest.approx(4 * 100 / 2, rel=0.01)  # 4 jobs of ~100 s, two at a time

@@ -24,6 +24,7 @@ from wmbench_core.suite import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_EPISODES,
     DEFAULT_RETRIES,
+    PROJECTION_MIN_FRACTION,
     SuiteEvents,
 )
 
@@ -86,11 +87,20 @@ class LiveOverview(SuiteEvents):
 
     # display
     def eta(self) -> float | None:
+        """From the finished jobs' pace or, before one has finished, projected from the jobs in
+        flight past :data:`PROJECTION_MIN_FRACTION` of their env steps (as ``wmbench status``)."""
         done = self.ok + self.failed
         remaining = self.total - done
-        if not done or remaining <= 0:
+        if remaining <= 0:
             return None
-        return (time.monotonic() - self.t0) / done * remaining
+        if done:
+            return (time.monotonic() - self.t0) / done * remaining
+        now = time.monotonic()
+        walls = [(now - r["t0"]) * r["total"] / r["steps"] for r in self.running.values()
+                 if r["total"] and r["steps"] and r["steps"] / r["total"] >= PROJECTION_MIN_FRACTION]  # fmt: skip
+        if not walls:
+            return None
+        return remaining * (sum(walls) / len(walls)) / self.slots
 
     def __rich__(self) -> Group:
         done = self.ok + self.failed
@@ -321,11 +331,12 @@ def status_command(run_dir: str, as_json: bool) -> None:
         state = "not running" + (" - finish it with --resume" if st.remaining else "")
     else:
         state = f"driver on another host; last update {st.running_updated}" if st.running_updated else "unknown"
+    projected = " (projected from the jobs in flight)" if st.eta_basis() == "jobs in flight" else ""
     console.print(
         f"jobs: {len(st.planned)} planned, [green]{len(st.ok)} ok[/green], "
         f"[red]{len(st.failed)} failed[/red], {len(st.running)} running, "
         f"{max(0, len(st.remaining) - len(st.failed) - len(st.running))} pending; "
-        f"ETA {_hms(st.eta_seconds())}; state: {state}"
+        f"ETA {_hms(st.eta_seconds())}{projected}; state: {state}"
     )
     per_agent: dict[str, list[int]] = {}
     for job_id in st.planned:
