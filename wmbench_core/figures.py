@@ -192,6 +192,21 @@ def plot_per_game(document: dict[str, Any], ax: Any = None) -> Any:
     return fig
 
 
+def _curve(ax: Any, x: list[float], c: dict[str, Any], keys: tuple[str, str, str], label: str, color: Any,
+           band: bool) -> None:  # fmt: skip
+    """A line with markers and, if ``band``, a shaded band; ``keys`` name the line and band
+    lists in ``c`` (None where there is no value)."""
+    line, lo, hi = (np.array([np.nan if v is None else v for v in c[k]], dtype=float) for k in keys)
+    ax.plot(x, line, color=color, lw=1.8, marker=".", ms=4, label=label)
+    if band:
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+
+
+def _steps_axis(plt: Any, ax: Any) -> None:
+    ax.grid(alpha=0.3)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+
+
 def plot_learning_curves(document: dict[str, Any]) -> Any:
     plt = _plt()
     comp = document["comparison"]
@@ -202,18 +217,12 @@ def plot_learning_curves(document: dict[str, Any]) -> Any:
     rows = -(-len(games) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows + 0.6), squeeze=False)
     for ax, game in zip(axes.flat, games):
-        x = np.asarray(curves[game]["env_step"])
+        x = curves[game]["env_step"]
         for label, c in curves[game]["entries"].items():
-            mean, lo, hi = (np.array([np.nan if v is None else v for v in c[k]], dtype=float)
-                            for k in ("mean", "lo", "hi"))  # fmt: skip
-            color = colors.get(label, "grey")
             runs = f"{c['runs']} run" + ("s" if c["runs"] != 1 else "")
-            ax.plot(x, mean, color=color, lw=1.8, marker=".", ms=4, label=f"{label} ({runs})")
-            if c["runs"] > 1:
-                ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+            _curve(ax, x, c, ("mean", "lo", "hi"), f"{label} ({runs})", colors.get(label, "grey"), c["runs"] > 1)
         ax.set_title(game, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+        _steps_axis(plt, ax)
         ax.legend(fontsize=7, frameon=False)
     for ax in list(axes.flat)[len(games):]:
         ax.set_visible(False)
@@ -230,14 +239,10 @@ def plot_sample_efficiency(document: dict[str, Any]) -> Any:
     eff = comp["sample_efficiency"]
     colors = _colors(comp)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    x = np.asarray(eff["env_step"])
     for label, e in eff["entries"].items():
-        iqm, lo, hi = (np.array([np.nan if v is None else v for v in e[k]], dtype=float) for k in ("iqm", "lo", "hi"))
-        color = colors.get(label, "grey")
-        ax.plot(x, iqm, color=color, lw=1.8, marker=".", ms=4, label=f"{label} ({e['runs']} runs/game)")
-        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
-    ax.grid(alpha=0.3)
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+        _curve(ax, eff["env_step"], e, ("iqm", "lo", "hi"), f"{label} ({e['runs']} runs/game)",
+               colors.get(label, "grey"), band=True)  # fmt: skip
+    _steps_axis(plt, ax)
     ax.set_xlabel("env steps (agent steps, 4 frames each)")
     ax.set_ylabel(f"IQM of training {_score_label(comp)}")
     ax.set_title(f"Sample efficiency over {len(eff['games'])} game(s) (band: 95% CI)", fontsize=11)
