@@ -240,8 +240,8 @@ def plot_sample_efficiency(document: dict[str, Any]) -> Any:
     colors = _colors(comp)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, e in eff["entries"].items():
-        _curve(ax, eff["env_step"], e, ("iqm", "lo", "hi"), f"{label} ({e['runs']} run{'s' if e['runs'] != 1 else ''}/game)",
-               colors.get(label, "grey"), band=True)  # fmt: skip
+        runs = f"{e['runs']} run" + ("s" if e["runs"] != 1 else "")
+        _curve(ax, eff["env_step"], e, ("iqm", "lo", "hi"), f"{label} ({runs}/game)", colors.get(label, "grey"), True)
     _steps_axis(plt, ax)
     ax.set_xlabel("env steps (agent steps, 4 frames each)")
     ax.set_ylabel(f"IQM of training {_score_label(comp)}")
