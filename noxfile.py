@@ -45,9 +45,10 @@ def slow(session: nox.Session) -> None:
     """Slow tests CI runs: each agent's paper-size preset end to end on Atari through the CLI, and
     each passing learning test (a tiny preset beats the random agent on catch) except the ``long``
     ones. The tests run two at a time, longest first (``@pytest.mark.slow(minutes=...)``, ordered by
-    conftest.py): ~80 min of tests in all (DreamerV3 and IRIS learning ~20 min each, DreamerV2 ~13,
-    DIAMOND two seeds ~17 each, the Atari smoke runs ~5): 42 min on an idle 2-core machine, 54 min on
-    the same machine type with other VMs busy on its host (2026-12-03)."""
+    conftest.py): ~90 min of tests in all (DreamerV3 and IRIS learning ~20 min each, DreamerV2 two
+    seeds ~11 each, DIAMOND two seeds ~17 each, the Atari smoke runs ~5): 42 min on an idle 2-core
+    machine before DreamerV2 had its second seed, 54 min on the same machine type with other VMs busy
+    on its host (2026-12-03)."""
     install_all(session)
     # two workers (pytest-xdist): each learning test trains on one torch thread, so two run side by
     # side on a 2-core machine; WMBENCH_SLOW_WORKERS=0 runs them in this process

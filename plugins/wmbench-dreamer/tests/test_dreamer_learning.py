@@ -7,8 +7,8 @@ actor's mode, as each paper's code evaluates) means catching the ball in 65% of 
 is > 8 standard errors above random play.
 
 CPU runs are deterministic per seed on one machine, but not across machines (CPU kernels round
-differently), so a single seed's result varies between machines as between seeds. DreamerV3 is
-therefore judged, as RL results are reported, on the mean over two seeds (0 and 1).
+differently), so a single seed's result varies between machines as between seeds. Each Dreamer
+is therefore judged, as RL results are reported, on the mean over two seeds (0 and 1).
 
 Measured on the shared 2-core machine, one torch thread:
 
@@ -42,7 +42,9 @@ Measured on the shared 2-core machine, one torch thread:
   with the per-sequence weight gradients: 0.96. V1 following its code more closely (2026-12-04:
   stop-gradient policy input, Keras GRU init): 0.12 and 0.12 at 10,000 env steps, hence 15,000:
   -0.12 (seed 0) and 0.80 (seed 1), mean 0.34 (~1,715 s each, two side by side); V2 with its
-  decoupled weight decay: 1.00 (seed 0). Two V1 variants checked on 2026-12-05 (evaluated along
+  decoupled weight decay: 1.00 (seed 0). With V2's own return indexing (``return_layout=state``,
+  2026-12-05): -0.16 (seed 0, 679 s) and 1.00 (seed 1, 674 s), mean 0.42; judged on the mean of
+  seeds 0 and 1 since. Two V1 variants checked on 2026-12-05 (evaluated along
   the way, which shifts the random streams) and not kept: V1's in-episode replay windows
   (``replay_sampling=episode``, ``seq_len=7``) -0.48 / -0.20 / 0.58 at 5k / 10k / 15k steps (seed
   0), -0.30 / 0.06 / -0.54 (seed 1); V1's own actor and critic lr 8e-5: -0.14 / 0.04 at 10k / 15k
@@ -101,10 +103,12 @@ def test_dreamerv3_learns_catch():
     assert np.mean(means) > THRESHOLD
 
 
-@pytest.mark.slow(minutes=13)
+@pytest.mark.slow(minutes=24)
 def test_dreamerv2_learns_catch():
-    mean, seconds = _learn(DreamerV2Agent)
-    print(f"dreamerv2 tiny catch: mean return {mean:.2f} (random {CATCH_RANDOM_RETURN}) in {seconds:.0f} s")
-    assert mean > THRESHOLD
+    results = [_learn(DreamerV2Agent, seed) for seed in (0, 1)]
+    means = [mean for mean, _ in results]
+    print(f"dreamerv2 tiny catch: mean returns {means} on seeds 0, 1 (random {CATCH_RANDOM_RETURN}) "
+          f"in {sum(s for _, s in results):.0f} s")
+    assert np.mean(means) > THRESHOLD
 
 

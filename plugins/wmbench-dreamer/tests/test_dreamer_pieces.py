@@ -297,3 +297,51 @@ def test_sequence_weight_grads_equal_per_step_autograd(version, monkeypatch):
         assert (deferred[name] is None) == (plain[name] is None), name
         if plain[name] is not None:
             torch.testing.assert_close(deferred[name], plain[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_v2_return_layout_follows_its_code():
+    """V2's indexing (its agent.py): T_t = r_t + d_t ((1 - λ) v_{t+1} + λ T_{t+1}) from each
+    state's own reward and discount (d_0 from the start's terminal flag), the action taken at
+    state t scored by T_{t+1} - v_t (H - 1 actions), the critic regressing T_0..T_{H-1}, weights
+    1, d_0, d_0 d_1, ...; written out step by step here."""
+    from wmbench_dreamer.agent import DreamerV2Agent
+
+    from wmbench_core.envs import EnvSpec
+
+    agent = DreamerV2Agent(env=EnvSpec("catch"), preset="tiny", seed=0, horizon=4)
+    wm, ac, cfg = agent.trainer.wm, agent.trainer.ac, agent.trainer.cfg
+    assert cfg.return_layout == "state" and cfg.critic_target == "slow"
+    torch.manual_seed(0)
+    h, n, a = 4, 3, agent.num_actions
+    feats = torch.randn(h + 1, n, wm.feat_dim)
+    logps = torch.log_softmax(torch.randn(h, n, a), -1)
+    actions = torch.nn.functional.one_hot(torch.randint(0, a, (h, n)), a).float()
+    start_cont = torch.tensor([1.0, 0.0, 1.0])
+    actor_loss, critic_loss, _ = ac._losses_state_layout(wm, feats, actions, logps, start_cont)
+    with torch.no_grad():
+        r = wm.reward.mean(wm.reward(feats))
+        c = torch.sigmoid(wm.cont(feats))
+        c[0] = start_cont
+        d = cfg.gamma * c
+        v = ac.slow_critic.mean(ac.slow_critic(feats))
+        targets = [None] * h
+        nxt = v[h]
+        for t in reversed(range(h)):
+            nxt = r[t] + d[t] * ((1 - cfg.lambda_) * v[t + 1] + cfg.lambda_ * nxt)
+            targets[t] = nxt
+        w = [torch.ones(n)]
+        for t in range(h):
+            w.append(w[-1] * d[t])
+        actor_terms = [w[t] * ((logps[t] * actions[t]).sum(-1) * (targets[t + 1] - v[t])
+                               + cfg.entropy * ac.actor.entropy(logps[t])) for t in range(h - 1)]  # fmt: skip
+        critic_terms = [w[t] * ac.critic.nll(ac.critic(feats[t]), targets[t]) for t in range(h)]
+    assert actor_loss.item() == pytest.approx(-torch.stack(actor_terms).mean().item(), rel=1e-5)
+    assert critic_loss.item() == pytest.approx(torch.stack(critic_terms).mean().item(), rel=1e-5)
+    critic_loss.backward()  # the critic learns; the targets and weights carry no gradient
+    assert all(p.grad is not None for p in ac.critic.parameters())
+    from wmbench_dreamer.agent import DreamerV1Agent
+
+    from wmbench_core.agent import ConfigError
+
+    with pytest.raises(ConfigError, match="return_layout"):  # V1 trains its actor through the dynamics
+        DreamerV1Agent(env=EnvSpec("catch"), preset="tiny", return_layout="state")

@@ -149,6 +149,8 @@ class ActorCritic(nn.Module):
             self.critic.requires_grad_(False)
         try:
             feats, actions, logps = self.imagine(wm, start, generator)
+            if cfg.return_layout == "state":
+                return self._losses_state_layout(wm, feats, actions, logps, start_cont)
             return self._losses(wm, feats, actions, logps, start_cont)
         finally:
             if dynamics:
@@ -222,6 +224,60 @@ class ActorCritic(nn.Module):
             "ac/entropy": entropy.mean().detach(), "ac/return": returns.mean().detach(),
             "ac/return_scale": scale.detach(), "ac/imag_reward": reward.mean().detach(),
         })  # fmt: skip
+        return actor_loss, critic_loss, metrics
+
+    def _losses_state_layout(
+        self,
+        wm: WorldModel,
+        feats: torch.Tensor | OneHotInput,
+        actions: torch.Tensor,
+        logps: torch.Tensor,
+        start_cont: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """:meth:`_losses` with DreamerV2's indexing (its ``ActorCritic.actor_loss`` and
+        ``critic_loss``), REINFORCE only. Reward r_t and discount d_t = gamma * continue are
+        those predicted for state t itself (d_0 from the start state's terminal flag), so
+
+            T_t = r_t + d_t ((1 - λ) v_{t+1} + λ T_{t+1}),   t = 0..H-1,  T_H = v_H,
+
+        the action taken at state t is scored by T_{t+1} - v_t (H - 1 actions trained: the last
+        one leads to the bootstrap state), the critic regresses T_0..T_{H-1}, and the weights
+        are w_0 = 1, w_t = d_0 ... d_{t-1}."""
+        cfg = self.cfg
+        with torch.no_grad():
+            reward = wm.reward.mean(wm.reward(feats))  # (H+1, N)
+            cont = torch.sigmoid(wm.cont(feats))
+            cont = torch.cat([start_cont.unsqueeze(0).to(cont.dtype), cont[1:]], 0)
+            disc = cfg.gamma * cont
+            weight = torch.cumprod(torch.cat([torch.ones_like(disc[:1]), disc[:-1]], 0), 0)
+        fast_target = cfg.critic_target == "fast"
+        critic_raw = self.critic((feats if fast_target else feats[:-1]).detach())
+        with torch.no_grad():
+            if fast_target:
+                values = self.critic.mean(critic_raw)
+            else:
+                values = self.slow_critic.mean(self.slow_critic(feats))
+        returns = lambda_returns(reward[:-1], values, disc[:-1], cfg.lambda_)  # T_0..T_{H-1}
+        if cfg.return_norm == "percentile":
+            scale = self.return_norm.update(returns)
+        else:
+            scale = torch.ones((), device=returns.device)
+        adv = ((returns[1:] - values[:-2]) / scale).detach()
+        objective = (logps[:-1] * actions[:-1].detach()).sum(-1) * adv
+        entropy = self.actor.entropy(logps[:-1])
+        actor_loss = -((objective + cfg.entropy * entropy) * weight[:-2]).mean()
+        raw = critic_raw[: returns.shape[0]]
+        critic_nll = self.critic.nll(raw, returns.detach())
+        if cfg.slowreg_scale > 0:
+            with torch.no_grad():
+                slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
+            critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
+        critic_loss = (critic_nll * weight[:-1]).mean()
+        metrics = {
+            "ac/actor_loss": actor_loss.detach(), "ac/critic_loss": critic_loss.detach(),
+            "ac/entropy": entropy.mean().detach(), "ac/return": returns.mean().detach(),
+            "ac/return_scale": scale.detach(), "ac/imag_reward": reward.mean().detach(),
+        }  # fmt: skip
         return actor_loss, critic_loss, metrics
 
     @torch.no_grad()

@@ -76,6 +76,10 @@ class DreamerConfig:
     # mode (V1 `policy(training=False)`, V2 `policy(mode="eval")` take `actor.mode()`)
     eval_sample: bool = True  # [V3]
     critic_head: str = "twohot"  # [V3]
+    # λ-return indexing: "next" = the return at imagined state t uses the reward and continue
+    # predicted for t+1 and all H actions are trained [V3]; "state" = those of state t itself,
+    # the action at t scored by T_{t+1} - v_t, H-1 actions trained [V2 agent.py]
+    return_layout: str = "next"  # [V3]
     critic_target: str = "fast"  # λ-returns bootstrap from the trained critic [V3]
     slow_critic_fraction: float = 0.02  # EMA of the critic [V3]
     slow_critic_every: int = 1  # [V3]
@@ -157,6 +161,7 @@ class DreamerV2Config(DreamerConfig):
     eval_sample: bool = False  # evaluation takes the actor's mode [V2 code]
     critic_head: str = "mse"  # [V2]
     critic_target: str = "slow"  # returns from the target critic [V2]
+    return_layout: str = "state"  # rewards and discounts of each state itself [V2 agent.py]
     slow_critic_fraction: float = 1.0  # hard copy ... [V2]
     slow_critic_every: int = 100  # ... every 100 updates [V2]
     slowreg_scale: float = 0.0  # no regulariser [V2]
@@ -350,6 +355,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "replay_sampling": ("uniform", "episode", "episode_ends"),
     "critic_target": ("fast", "slow"),
     "return_norm": ("percentile", "none"),
+    "return_layout": ("next", "state"),
     "precision": ("float32", "bfloat16"),
 }
 
@@ -374,6 +380,8 @@ def validate(config: DreamerConfig) -> None:
     if config.image_size not in STAGES:
         valid = ", ".join(map(str, STAGES))
         raise ConfigError(f"config key 'image_size' must be one of {valid}, got {config.image_size}")
+    if config.return_layout == "state" and config.actor_grad != "reinforce":
+        raise ConfigError("config key 'return_layout': 'state' (V2's indexing) needs actor_grad 'reinforce'")
     if config.train_ratio <= 0:
         raise ConfigError(f"config key 'train_ratio' must be > 0, got {config.train_ratio}")
     if not 0.0 < config.gamma <= 1.0 or not 0.0 <= config.lambda_ <= 1.0:
