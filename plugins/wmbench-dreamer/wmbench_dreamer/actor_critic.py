@@ -190,13 +190,7 @@ class ActorCritic(nn.Module):
                 else:
                     values = self.critic.mean(critic_raw)
         returns = lambda_returns(reward, values, discount, cfg.lambda_)  # (H, N)
-        metrics: dict[str, torch.Tensor] = {}
-        if cfg.return_norm == "percentile":
-            scale = self.return_norm.update(returns)
-        elif cfg.return_norm == "none":
-            scale = torch.ones((), device=returns.device)
-        else:
-            raise ValueError(f"unknown return_norm {cfg.return_norm!r}; valid: percentile, none")
+        scale = self._return_scale(returns)
         entropy = self.actor.entropy(logps)  # (H, N)
         if dynamics:
             objective = returns / scale
@@ -219,12 +213,7 @@ class ActorCritic(nn.Module):
                     slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
             critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
         critic_loss = (critic_nll * weight[:-1]).mean()
-        metrics.update({
-            "ac/actor_loss": actor_loss.detach(), "ac/critic_loss": critic_loss.detach(),
-            "ac/entropy": entropy.mean().detach(), "ac/return": returns.mean().detach(),
-            "ac/return_scale": scale.detach(), "ac/imag_reward": reward.mean().detach(),
-        })  # fmt: skip
-        return actor_loss, critic_loss, metrics
+        return actor_loss, critic_loss, _metrics(actor_loss, critic_loss, entropy, returns, scale, reward)
 
     def _losses_state_layout(
         self,
@@ -258,10 +247,7 @@ class ActorCritic(nn.Module):
             else:
                 values = self.slow_critic.mean(self.slow_critic(feats))
         returns = lambda_returns(reward[:-1], values, disc[:-1], cfg.lambda_)  # T_0..T_{H-1}
-        if cfg.return_norm == "percentile":
-            scale = self.return_norm.update(returns)
-        else:
-            scale = torch.ones((), device=returns.device)
+        scale = self._return_scale(returns)
         adv = ((returns[1:] - values[:-2]) / scale).detach()
         objective = (logps[:-1] * actions[:-1].detach()).sum(-1) * adv
         entropy = self.actor.entropy(logps[:-1])
@@ -273,12 +259,15 @@ class ActorCritic(nn.Module):
                 slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
             critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
         critic_loss = (critic_nll * weight[:-1]).mean()
-        metrics = {
-            "ac/actor_loss": actor_loss.detach(), "ac/critic_loss": critic_loss.detach(),
-            "ac/entropy": entropy.mean().detach(), "ac/return": returns.mean().detach(),
-            "ac/return_scale": scale.detach(), "ac/imag_reward": reward.mean().detach(),
-        }  # fmt: skip
-        return actor_loss, critic_loss, metrics
+        return actor_loss, critic_loss, _metrics(actor_loss, critic_loss, entropy, returns, scale, reward)
+
+    def _return_scale(self, returns: torch.Tensor) -> torch.Tensor:
+        """The advantages' divisor: V3's percentile scale (updated with these returns) or 1."""
+        if self.cfg.return_norm == "percentile":
+            return self.return_norm.update(returns)
+        if self.cfg.return_norm == "none":
+            return torch.ones((), device=returns.device)
+        raise ValueError(f"unknown return_norm {self.cfg.return_norm!r}; valid: percentile, none")
 
     @torch.no_grad()
     def update_slow_critic(self) -> None:
@@ -292,3 +281,12 @@ class ActorCritic(nn.Module):
         f = self.cfg.slow_critic_fraction
         for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):
             slow.mul_(1.0 - f).add_(fast, alpha=f)
+
+
+def _metrics(actor_loss: torch.Tensor, critic_loss: torch.Tensor, entropy: torch.Tensor, returns: torch.Tensor,
+             scale: torch.Tensor, reward: torch.Tensor) -> dict[str, torch.Tensor]:  # fmt: skip
+    return {
+        "ac/actor_loss": actor_loss.detach(), "ac/critic_loss": critic_loss.detach(),
+        "ac/entropy": entropy.mean().detach(), "ac/return": returns.mean().detach(),
+        "ac/return_scale": scale.detach(), "ac/imag_reward": reward.mean().detach(),
+    }  # fmt: skip
