@@ -536,16 +536,13 @@ class SuiteStatus:
     def _finished_walls(self) -> list[float]:
         return [r["wall_time"] for r in self.records.values() if r.get("status") == "ok" and r.get("wall_time")]
 
-    def _projected_walls(self, min_fraction: float = PROJECTION_MIN_FRACTION) -> list[float]:
-        """A job in flight's wall time so far / the fraction of its env steps done, once it is
-        past ``min_fraction`` of them (before, the fast random prefill of most agents would make
-        the projection far too short)."""
+    def _projected_walls(self) -> list[float]:
         walls = []
         for r in self.running:
-            steps, total = r.get("env_steps"), r.get("total_env_steps")
             start, at = r.get("started_unix"), r.get("steps_unix")
-            if steps and total and start and at and steps / total >= min_fraction and at > start:
-                walls.append((at - start) * total / steps)
+            wall = projected_wall(at - start, r.get("env_steps"), r.get("total_env_steps")) if start and at else None
+            if wall is not None:
+                walls.append(wall)
         return walls
 
     def to_dict(self) -> dict[str, Any]:
@@ -556,6 +553,17 @@ class SuiteStatus:
             "running_updated": self.running_updated, "driver_alive": self.driver_alive,
             "eta_seconds": self.eta_seconds(), "eta_basis": self.eta_basis(),
         }  # fmt: skip
+
+
+def projected_wall(elapsed: float, env_steps: int | None, total_env_steps: int | None) -> float | None:
+    """A job in flight's whole wall time: ``elapsed`` / the fraction of its env steps done, once
+    past :data:`PROJECTION_MIN_FRACTION` of them (before, the fast random prefill of most agents
+    would make the projection far too short); None before or without a step count."""
+    if not env_steps or not total_env_steps or elapsed <= 0:
+        return None
+    if env_steps / total_env_steps < PROJECTION_MIN_FRACTION:
+        return None
+    return elapsed * total_env_steps / env_steps
 
 
 def _pid_alive(pid: int) -> bool:

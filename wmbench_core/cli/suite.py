@@ -24,8 +24,8 @@ from wmbench_core.suite import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_EPISODES,
     DEFAULT_RETRIES,
-    PROJECTION_MIN_FRACTION,
     SuiteEvents,
+    projected_wall,
 )
 
 
@@ -88,7 +88,7 @@ class LiveOverview(SuiteEvents):
     # display
     def eta(self) -> float | None:
         """From the finished jobs' pace or, before one has finished, projected from the jobs in
-        flight past :data:`PROJECTION_MIN_FRACTION` of their env steps (as ``wmbench status``)."""
+        flight (:func:`~wmbench_core.suite.projected_wall`, as ``wmbench status``)."""
         done = self.ok + self.failed
         remaining = self.total - done
         if remaining <= 0:
@@ -96,8 +96,7 @@ class LiveOverview(SuiteEvents):
         if done:
             return (time.monotonic() - self.t0) / done * remaining
         now = time.monotonic()
-        walls = [(now - r["t0"]) * r["total"] / r["steps"] for r in self.running.values()
-                 if r["total"] and r["steps"] and r["steps"] / r["total"] >= PROJECTION_MIN_FRACTION]  # fmt: skip
+        walls = [w for r in self.running.values() if (w := projected_wall(now - r["t0"], r["steps"], r["total"]))]
         if not walls:
             return None
         return remaining * (sum(walls) / len(walls)) / self.slots
