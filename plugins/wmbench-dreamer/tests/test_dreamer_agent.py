@@ -210,6 +210,19 @@ def test_replay_sampling_follows_each_papers_code():
     assert all(PRESETS[v]["tiny"].get("replay_sampling", "uniform") == "uniform" for v in (1, 2, 3))
 
 
+@pytest.mark.parametrize("cls, layout", [(DreamerV1Agent, "state_after_start"), (DreamerV2Agent, "state"),
+                                          (DreamerV3Agent, "next")])  # fmt: skip
+def test_each_versions_return_layout_trains_the_actor_and_critic(cls, layout, catch):
+    """Each paper's return indexing is its atari100k default and updates both networks."""
+    assert cls(env=EnvSpec("Pong"), preset="atari100k").config["return_layout"] == layout
+    agent = cls(env=catch, preset="tiny", seed=0, return_layout=layout, **FAST)
+    before = [p.detach().clone() for p in (*agent.trainer.ac.actor.parameters(), *agent.trainer.ac.critic.parameters())]
+    agent.train(24)
+    after = [*agent.trainer.ac.actor.parameters(), *agent.trainer.ac.critic.parameters()]
+    assert agent.trainer.updates >= 1
+    assert all(not torch.equal(b, a) for b, a in zip(before, after) if a.dim() == 2)
+
+
 @pytest.mark.parametrize("sampling", ["episode", "episode_ends"])
 def test_v1_v2_train_on_windows_inside_one_episode(catch, sampling):
     settings = {**FAST, "batch_size": 16}

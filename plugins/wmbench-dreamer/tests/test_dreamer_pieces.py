@@ -345,3 +345,47 @@ def test_v2_return_layout_follows_its_code():
 
     with pytest.raises(ConfigError, match="return_layout"):  # V1 trains its actor through the dynamics
         DreamerV1Agent(env=EnvSpec("catch"), preset="tiny", return_layout="state")
+
+
+def test_v1_return_layout_follows_its_code():
+    """V1's indexing (its dreamer.py ``_train``): only the H states imagined after the start
+    count; T_t = r_t + d_t ((1 - λ) v_{t+1} + λ T_{t+1}) for t = 1..H-1 from each state's own
+    reward, discount and value, T_H = v_H; the actor maximises the mean of w_t T_t with weights
+    1, d_1, d_1 d_2, ... and its gradient reaches the imagined states; the critic regresses
+    v_1..v_{H-1}. Written out step by step here."""
+    from wmbench_dreamer.agent import DreamerV1Agent
+
+    from wmbench_core.agent import ConfigError
+    from wmbench_core.envs import EnvSpec
+
+    # its atari100k default; the tiny preset keeps V3's indexing (a named tiny-only deviation)
+    agent = DreamerV1Agent(env=EnvSpec("catch"), preset="tiny", seed=0, horizon=4, return_layout="state_after_start")
+    wm, ac, cfg = agent.trainer.wm, agent.trainer.ac, agent.trainer.cfg
+    assert cfg.actor_grad == "dynamics"
+    torch.manual_seed(0)
+    h, n, a = 4, 3, agent.num_actions
+    feats = torch.randn(h + 1, n, wm.feat_dim, requires_grad=True)
+    logps = torch.log_softmax(torch.randn(h, n, a), -1)
+    wm.requires_grad_(False)  # as ActorCritic.loss freezes them for the actor's gradient
+    ac.critic.requires_grad_(False)
+    actor_loss, critic_loss, _ = ac._losses_after_start(wm, feats, logps)
+    with torch.no_grad():
+        r = wm.reward.mean(wm.reward(feats))
+        d = cfg.gamma * torch.sigmoid(wm.cont(feats))
+        v = ac.critic.mean(ac.critic(feats))
+        targets = {h: v[h]}
+        for t in reversed(range(1, h)):
+            targets[t] = r[t] + d[t] * ((1 - cfg.lambda_) * v[t + 1] + cfg.lambda_ * targets[t + 1])
+        w = {1: torch.ones(n)}
+        for t in range(2, h):
+            w[t] = w[t - 1] * d[t - 1]
+        actor_terms = [w[t] * (targets[t] + cfg.entropy * ac.actor.entropy(logps[t])) for t in range(1, h)]
+        critic_terms = [w[t] * ac.critic.nll(ac.critic(feats[t]), targets[t]) for t in range(1, h)]
+    assert actor_loss.item() == pytest.approx(-torch.stack(actor_terms).mean().item(), rel=1e-5)
+    assert critic_loss.item() == pytest.approx(torch.stack(critic_terms).mean().item(), rel=1e-5)
+    (grad,) = torch.autograd.grad(actor_loss, feats, retain_graph=True)
+    assert grad[0].abs().sum() == 0 and grad[1:].abs().sum() > 0  # the start state is not scored
+    critic_loss.backward()  # the critic learns from detached states
+    assert all(p.grad is not None for p in ac.critic.parameters()) and feats.grad is None
+    with pytest.raises(ConfigError, match="return_layout"):  # V1's layout needs dynamics backprop
+        DreamerV1Agent(env=EnvSpec("catch"), preset="tiny", return_layout="state_after_start", actor_grad="reinforce")

@@ -10,8 +10,11 @@ continue flags and critic values; the critic regresses them and the actor maximi
   straight-through one-hot actions.
 
 Losses are weighted by the cumulative predicted continue probability (states after a predicted
-episode end do not count). The critic of V3 is also pulled toward an EMA "slow" copy of itself;
-V2 bootstraps its returns from a target critic copied every 100 updates.
+episode end do not count). Each version indexes the returns as its code does (``return_layout``):
+V3 scores state t with the reward and continue predicted for t+1; V2 with those of state t itself;
+V1 likewise, over the states imagined after the start only. The critic of V3 is also pulled
+toward an EMA "slow" copy of itself; V2 bootstraps its returns from a target critic copied every
+100 updates.
 """
 
 from __future__ import annotations
@@ -151,6 +154,8 @@ class ActorCritic(nn.Module):
             feats, actions, logps = self.imagine(wm, start, generator)
             if cfg.return_layout == "state":
                 return self._losses_state_layout(wm, feats, actions, logps, start_cont)
+            if cfg.return_layout == "state_after_start":
+                return self._losses_after_start(wm, feats, logps)
             return self._losses(wm, feats, actions, logps, start_cont)
         finally:
             if dynamics:
@@ -203,15 +208,9 @@ class ActorCritic(nn.Module):
             self.critic.requires_grad_(True)
             critic_raw = self.critic(feats[:-1].detach())
         raw = critic_raw[: returns.shape[0]]
-        target = returns.detach()
-        critic_nll = self.critic.nll(raw, target)
-        if cfg.slowreg_scale > 0:
-            if not dynamics and cfg.critic_target == "slow":
-                slow = slow_values[:-1]  # the values the λ-returns bootstrapped from, computed once
-            else:
-                with torch.no_grad():  # V3; the last state has no loss term
-                    slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
-            critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
+        # with a slow target, the values the λ-returns bootstrapped from (computed once)
+        slow = slow_values[:-1] if not dynamics and cfg.critic_target == "slow" else None
+        critic_nll = self._critic_nll(raw, returns, feats[:-1], slow)
         critic_loss = (critic_nll * weight[:-1]).mean()
         return actor_loss, critic_loss, _metrics(actor_loss, critic_loss, entropy, returns, scale, reward)
 
@@ -253,13 +252,57 @@ class ActorCritic(nn.Module):
         entropy = self.actor.entropy(logps[:-1])
         actor_loss = -((objective + cfg.entropy * entropy) * weight[:-2]).mean()
         raw = critic_raw[: returns.shape[0]]
-        critic_nll = self.critic.nll(raw, returns.detach())
-        if cfg.slowreg_scale > 0:
-            with torch.no_grad():
-                slow = self.slow_critic.mean(self.slow_critic(feats[:-1].detach()))
-            critic_nll = critic_nll + cfg.slowreg_scale * self.critic.nll(raw, slow)
+        critic_nll = self._critic_nll(raw, returns, feats[:-1])
         critic_loss = (critic_nll * weight[:-1]).mean()
         return actor_loss, critic_loss, _metrics(actor_loss, critic_loss, entropy, returns, scale, reward)
+
+    def _losses_after_start(
+        self,
+        wm: WorldModel,
+        feats: torch.Tensor,
+        logps: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """:meth:`_losses` with DreamerV1's indexing (its ``Dreamer._train``), dynamics backprop
+        only. Only the H states imagined after the start count: with r_t, the discount
+        d_t = gamma * continue and v_t predicted for state t itself,
+
+            T_t = r_t + d_t ((1 - λ) v_{t+1} + λ T_{t+1}),   t = 1..H-1,  T_H = v_H,
+
+        the actor maximises the weighted mean of T_1..T_{H-1} (weights w_1 = 1,
+        w_t = d_1 ... d_{t-1}), differentiated through rewards, discounts, values and the
+        dynamics, and the critic regresses v_1..v_{H-1} to them. The start state is not scored."""
+        cfg = self.cfg
+        imagined = feats[1:]  # s_1..s_H
+        reward = wm.reward.mean(wm.reward(imagined))  # (H, N)
+        disc = cfg.gamma * torch.sigmoid(wm.cont(imagined))
+        values = self.critic.mean(self.critic(imagined))
+        returns = lambda_returns(reward[:-1], values, disc[:-1], cfg.lambda_)  # T_1..T_{H-1}
+        weight = torch.cumprod(torch.cat([torch.ones_like(disc[:1]), disc[:-2]], 0), 0).detach()
+        scale = self._return_scale(returns)
+        entropy = self.actor.entropy(logps[1:])  # the policy at s_1..s_{H-1}
+        actor_loss = -((returns / scale + cfg.entropy * entropy) * weight).mean()
+        self.critic.requires_grad_(True)  # frozen for the actor's gradient, trained here
+        raw = self.critic(imagined[:-1].detach())
+        critic_nll = self._critic_nll(raw, returns, imagined[:-1])
+        critic_loss = (critic_nll * weight).mean()
+        return actor_loss, critic_loss, _metrics(actor_loss, critic_loss, entropy, returns, scale, reward)
+
+    def _critic_nll(
+        self,
+        raw: torch.Tensor,
+        returns: torch.Tensor,
+        states: torch.Tensor | OneHotInput,
+        slow: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Per-state critic loss: the NLL of the λ-returns, plus (V3) the regulariser toward the
+        slow critic's values at ``states`` (or ``slow``, when already computed)."""
+        nll = self.critic.nll(raw, returns.detach())
+        if self.cfg.slowreg_scale > 0:
+            if slow is None:
+                with torch.no_grad():
+                    slow = self.slow_critic.mean(self.slow_critic(states.detach()))
+            nll = nll + self.cfg.slowreg_scale * self.critic.nll(raw, slow)
+        return nll
 
     def _return_scale(self, returns: torch.Tensor) -> torch.Tensor:
         """The advantages' divisor: V3's percentile scale (updated with these returns) or 1."""
