@@ -245,6 +245,34 @@ def test_release_free_memory_returns_freed_heap_to_the_os():
     assert rss_mb() < before - 32
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_tuned_malloc_keeps_even_a_freed_heap_top_above_2_gb():
+    """An update that frees more than 2 GB (DIAMOND's reward/termination update peaks at ~9 GB)
+    must find that memory in the heap next time, not fault it in again: the tuned allocator never
+    trims the heap (a 2**31 - 1 threshold did). Seen on the program break, in a fresh interpreter
+    with nothing allocated above the block; the block is never touched, so it costs no RAM."""
+    import subprocess
+
+    code = """
+import ctypes
+from wmbench_core.learning.allocator import tune_malloc
+assert tune_malloc()
+libc = ctypes.CDLL("libc.so.6")
+libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.restype, libc.free.argtypes = None, [ctypes.c_void_p]
+start = libc.sbrk(0)
+block = libc.malloc(int(2.2 * 2**30))  # from the heap: mmap is off
+grown = libc.sbrk(0)
+libc.free(block)
+print(grown - start, libc.sbrk(0) - start)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}  # mallopt, not env vars
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    grown, after_free = map(int, out.stdout.split())
+    assert grown > 2 * 2**30 and after_free == grown
+
+
 @pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.AdamW])
 def test_fused_adam_takes_the_same_steps_as_the_default_one(cls):
     """fused_adam picks PyTorch's fused kernel on CPU; five steps with weight decay and two
