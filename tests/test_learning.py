@@ -327,3 +327,86 @@ def test_nearest_upsample_conv_equals_interpolate_then_conv(channels_last):
     assert k.shape == (5, 7, 4, 4)
     torch.testing.assert_close(k[:, :, 1, 1], w[:, :, 1:, 1:].sum((-1, -2)).T)
     torch.testing.assert_close(k[:, :, 3, 0], w[:, :, 0, 2].T)
+
+
+def _onednn_here() -> bool:
+    from wmbench_core.learning.linear import _AVAILABLE
+
+    return _AVAILABLE
+
+
+def _count_onednn_calls(monkeypatch) -> list[int]:
+    import wmbench_core.learning.linear as lin
+
+    calls = [0]
+    real = lin._pointwise
+
+    def counted(*args):
+        calls[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(lin, "_pointwise", counted)
+    return calls
+
+
+@pytest.mark.skipif(not _onednn_here(), reason="oneDNN linear is used on x86-64 torch builds only")
+def test_onednn_linear_matches_f_linear_with_all_gradients(monkeypatch):
+    """Large products go to oneDNN and give F.linear's values and gradients to float rounding:
+    3-D input, with and without bias, a weight that is a column slice (strides oneDNN would run
+    on a reference kernel) and an expanded (stride-0) output gradient."""
+    import torch.nn.functional as F
+
+    from wmbench_core.learning.linear import MIN_MACS, Linear, linear, mm
+
+    calls = _count_onednn_calls(monkeypatch)
+    torch.manual_seed(0)
+    x = torch.randn(4, 300, 96)
+    full = torch.randn(200, 160)
+    for weight_of, bias in [(lambda w: w[:, :96], torch.randn(200)), (lambda w: w[:, 64:], None)]:
+        w1, w2 = full.clone().requires_grad_(), full.clone().requires_grad_()
+        b1 = b2 = None
+        if bias is not None:
+            b1, b2 = bias.clone().requires_grad_(), bias.clone().requires_grad_()
+        x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+        assert 1200 * 96 * 200 >= MIN_MACS
+        before = calls[0]
+        got, want = linear(x1, weight_of(w1), b1), F.linear(x2, weight_of(w2), b2)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        g = torch.randn(200).expand_as(want)  # what the gradient of a sum over rows looks like
+        got.backward(g)
+        want.backward(g)
+        assert calls[0] - before == 3  # forward, input gradient, weight gradient
+        torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(w1.grad, w2.grad, rtol=1e-4, atol=1e-3)
+        if bias is not None:
+            torch.testing.assert_close(b1.grad, b2.grad)
+    a, b = torch.randn(700, 300), torch.randn(300, 200)
+    torch.testing.assert_close(mm(a, b), a @ b, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(mm(a.t().contiguous().t(), b.t().contiguous().t()), a @ b, rtol=1e-5, atol=1e-4)
+    layer = Linear(96, 200)
+    assert set(layer.state_dict()) == {"weight", "bias"}  # nn.Linear's keys: checkpoints unchanged
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not _onednn_here(), reason="oneDNN linear is used on x86-64 torch builds only")
+def test_small_products_and_the_off_switch_keep_torchs_kernel(monkeypatch):
+    """Below MIN_MACS (oneDNN's overhead loses there) and when switched off, linear is F.linear
+    bit for bit: toy presets and acting keep PyTorch's numerics."""
+    import torch.nn.functional as F
+
+    import wmbench_core.learning.linear as lin
+
+    calls = _count_onednn_calls(monkeypatch)
+    torch.manual_seed(0)
+    small_x, small_w = torch.randn(16, 64), torch.randn(64, 64)
+    assert torch.equal(lin.linear(small_x, small_w), F.linear(small_x, small_w))
+    x, w = torch.randn(1024, 256), torch.randn(512, 256)
+    monkeypatch.setattr(lin, "_enabled", False)
+    assert not lin.enabled()
+    assert torch.equal(lin.linear(x, w), F.linear(x, w))
+    assert torch.equal(lin.mm(x, w.t()), x @ w.t())
+    assert calls[0] == 0
+    monkeypatch.setattr(lin, "_enabled", True)
+    lin.linear(x, w)
+    assert calls[0] == 1

@@ -9,5 +9,6 @@
 * :mod:`.config` — dataclass configs with presets and ``--set`` overrides
 * :mod:`.allocator` — the glibc malloc settings that make large CPU updates fast here
 * :mod:`.optim` — Adam/AdamW with PyTorch's fused kernel where the device has one
+* :mod:`.linear` — linear layers whose large fp32 CPU products run on oneDNN (2x MKL on AMD AVX-512)
 * :mod:`.upsample` — nearest 2x upsampling + 3x3 convolution as one transposed convolution (U-Nets, VQGAN)
 """

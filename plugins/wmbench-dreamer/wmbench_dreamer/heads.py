@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wmbench_core.learning.linear import Linear
 from wmbench_core.learning.twohot import TwoHot
 from wmbench_dreamer.distributions import categorical_entropy, sample_onehot, unimix_logits
 from wmbench_dreamer.networks import MLP, zero_init
@@ -35,7 +36,7 @@ class ScalarHead(nn.Module):
             raise ValueError(f"unknown head kind {kind!r}; valid: twohot, mse")
         self.kind = kind
         self.mlp = MLP(in_dim, layers, units, act, norm)
-        self.out = nn.Linear(self.mlp.out_dim, bins if kind == "twohot" else 1)
+        self.out = Linear(self.mlp.out_dim, bins if kind == "twohot" else 1)
         if kind == "twohot":
             zero_init(self.out)  # V3: reward and critic start at exactly 0
             self.twohot = TwoHot(bins, low, high, transform="symlog")
@@ -67,7 +68,7 @@ class ContinueHead(nn.Module):
     def __init__(self, in_dim: int, layers: int, units: int, act: str, norm: bool) -> None:
         super().__init__()
         self.mlp = MLP(in_dim, layers, units, act, norm)
-        self.out = nn.Linear(self.mlp.out_dim, 1)
+        self.out = Linear(self.mlp.out_dim, 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.out(self.mlp(features)).squeeze(-1)  # logits
@@ -86,7 +87,7 @@ class Actor(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         self.mlp = MLP(in_dim, layers, units, act, norm)
-        self.out = nn.Linear(self.mlp.out_dim, num_actions)
+        self.out = Linear(self.mlp.out_dim, num_actions)
         self.unimix = unimix
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from wmbench_core.learning.linear import Linear
 from wmbench_dreamer.onehot_input import OneHotInput
 from wmbench_dreamer.recurrent_linear import RecurrentLinear
 
@@ -46,10 +47,11 @@ class MLP(nn.Sequential):
 
     The input may be a :class:`OneHotInput` (imagined states): its first layer then gathers
     weight columns instead of multiplying by the one-hot part. ``linear`` is the class of its
-    dense layers (:class:`RecurrentLinear` inside the RSSM's time loop)."""
+    dense layers (:class:`RecurrentLinear` inside the RSSM's time loop; otherwise the core's
+    :class:`~wmbench_core.learning.linear.Linear`, oneDNN products on CPU)."""
 
     def __init__(
-        self, in_dim: int, layers: int, units: int, act: str, norm: bool, linear: type[nn.Linear] = nn.Linear
+        self, in_dim: int, layers: int, units: int, act: str, norm: bool, linear: type[nn.Linear] = Linear
     ) -> None:
         mods: list[nn.Module] = []
         for i in range(layers):
@@ -146,11 +148,11 @@ class ConvDecoder(nn.Module):
         stages = cnn_stages(image_size)
         if style == "v3":
             self.side, ch = 4, depth * 8
-            self.proj = nn.Linear(in_dim, self.side * self.side * ch)
+            self.proj = Linear(in_dim, self.side * self.side * ch)
             kernels, pad = (4,) * stages, 1
         else:
             self.side, ch = 1, depth * 32
-            self.proj = nn.Linear(in_dim, ch)
+            self.proj = Linear(in_dim, ch)
             kernels, pad = V1_DECODER_KERNELS[image_size], 0
         self.channels = ch
         outs = [depth * 4, depth * 2, depth][: stages - 1] + [out_channels]

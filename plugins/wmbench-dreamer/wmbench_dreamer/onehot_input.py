@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd import Function
 
+from wmbench_core.learning.linear import linear
+
 
 @dataclass(frozen=True)
 class OneHotInput:
@@ -76,7 +78,7 @@ class OneHotInput:
         out = _GatherColumns.apply(self.columns.reshape(-1, self.columns.shape[-1]), layer.weight, self.width)
         if self.dense is not None:
             dense = self.dense.reshape(-1, self.dense.shape[-1])
-            out = torch.addmm(out, dense, layer.weight[:, self.width :].t())
+            out = out + linear(dense, layer.weight[:, self.width :])
         if layer.bias is not None:
             out = out + layer.bias
         return out.reshape(*lead, -1)

@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.autograd import Function
 
+from wmbench_core.learning.linear import Linear, linear, mm
 
-class RecurrentLinear(nn.Linear):
+
+class RecurrentLinear(Linear):
     """An ``nn.Linear`` (same parameters and state-dict keys) that defers its weight gradient
-    while a :func:`sequence_weight_grads` context is open; a plain ``nn.Linear`` otherwise."""
+    while a :func:`sequence_weight_grads` context is open; the core's :class:`Linear` otherwise."""
 
     _sequence: _Sequence | None = None
 
@@ -86,7 +87,7 @@ class _SequenceParameters(Function):
             return None, None, None
         grads = torch.cat([seq.grads[t] for t in steps])
         inputs = torch.cat([seq.inputs[t] for t in steps])
-        weight_grad = grads.t() @ inputs
+        weight_grad = mm(grads.t(), inputs)
         bias_grad = grads.sum(0) if ctx.has_bias else None
         return weight_grad, bias_grad, None
 
@@ -102,13 +103,13 @@ class _Step(Function):
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(weight)
         seq.inputs.append(x.detach().reshape(-1, x.shape[-1]))
-        return F.linear(x, weight, bias)
+        return linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor | None) -> Any:
         if grad is None:
             return None, None, None, None
         (weight,) = ctx.saved_tensors
-        ctx.seq.grads[ctx.step] = grad.reshape(-1, grad.shape[-1])
-        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
+        g2 = ctx.seq.grads[ctx.step] = grad.reshape(-1, grad.shape[-1])
+        grad_x = mm(g2, weight).reshape(*grad.shape[:-1], weight.shape[1]) if ctx.needs_input_grad[0] else None
         return grad_x, None, None, None

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wmbench_core.learning.linear import Linear
 from wmbench_dreamer.configs import DreamerConfig
 from wmbench_dreamer.distributions import (
     categorical_kl,
@@ -52,11 +53,11 @@ class RSSM(nn.Module):
         else:
             raise ValueError(f"unknown gru {cfg.gru!r}; valid: norm, plain")
         self.img_out = MLP(cfg.deter, 1, cfg.hidden, cfg.act, cfg.norm)
-        self.prior_stats = nn.Linear(cfg.hidden, self.stats_dim)
+        self.prior_stats = Linear(cfg.hidden, self.stats_dim)
         # posterior path: [h, e] -> hidden -> posterior stats. The layer is split in two so
         # that the embedding part runs once over the whole sequence, outside the time loop.
         self.obs_deter = RecurrentLinear(cfg.deter, cfg.hidden, bias=not cfg.norm)
-        self.obs_embed = nn.Linear(embed_dim, cfg.hidden, bias=False)
+        self.obs_embed = Linear(embed_dim, cfg.hidden, bias=False)
         self.obs_norm = nn.LayerNorm(cfg.hidden, eps=LN_EPS) if cfg.norm else nn.Identity()
         self.obs_act = activation(cfg.act)
         self.post_stats = RecurrentLinear(cfg.hidden, self.stats_dim)
