@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wmbench_core.learning.linear import Linear
 from wmbench_iris.configs import WorldModelConfig
 
 
@@ -41,8 +42,8 @@ class SelfAttention(nn.Module):
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
         self.heads = cfg.num_heads
-        self.qkv = nn.Linear(cfg.embed_dim, 3 * cfg.embed_dim)  # = separate q, k, v Linears
-        self.proj = nn.Linear(cfg.embed_dim, cfg.embed_dim)
+        self.qkv = Linear(cfg.embed_dim, 3 * cfg.embed_dim)  # = separate q, k, v Linears
+        self.proj = Linear(cfg.embed_dim, cfg.embed_dim)
         self.attn_pdrop = cfg.attn_pdrop
         self.resid_drop = nn.Dropout(cfg.resid_pdrop)
 
@@ -73,7 +74,7 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(d)
         self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(d)
-        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d),
+        self.mlp = nn.Sequential(Linear(d, 4 * d), nn.GELU(), Linear(4 * d, d),
                                  nn.Dropout(cfg.resid_pdrop))
 
     def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
@@ -83,7 +84,7 @@ class Block(nn.Module):
 
 
 def _head(d: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, out))
+    return nn.Sequential(Linear(d, d), nn.ReLU(), Linear(d, out))
 
 
 class WorldModel(nn.Module):
