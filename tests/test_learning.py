@@ -402,11 +402,15 @@ def test_small_products_and_the_off_switch_keep_torchs_kernel(monkeypatch):
     small_x, small_w = torch.randn(16, 64), torch.randn(64, 64)
     assert torch.equal(lin.linear(small_x, small_w), F.linear(small_x, small_w))
     x, w = torch.randn(1024, 256), torch.randn(512, 256)
-    monkeypatch.setattr(lin, "_enabled", False)
+    monkeypatch.setattr(lin, "_enabled", lin._enabled)  # restored after the test
+    lin.set_enabled(False)
     assert not lin.enabled()
     assert torch.equal(lin.linear(x, w), F.linear(x, w))
     assert torch.equal(lin.mm(x, w.t()), x @ w.t())
     assert calls[0] == 0
-    monkeypatch.setattr(lin, "_enabled", True)
+    lin.set_enabled(True)
     lin.linear(x, w)
     assert calls[0] == 1
+    bias = torch.zeros(512, requires_grad=True)  # only the bias needs a gradient
+    lin.linear(x, w, bias).sum().backward()
+    torch.testing.assert_close(bias.grad, torch.full((512,), 1024.0))

@@ -89,7 +89,8 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     macs = rows * weight.shape[0] * weight.shape[1]
     if not _onednn(x, weight, macs) or (bias is not None and bias.dtype != x.dtype):
         return F.linear(x, weight, bias)
-    if not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
+    needs_grad = x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    if not (torch.is_grad_enabled() and needs_grad):
         return _pointwise(x.reshape(-1, x.shape[-1]), weight, bias).reshape(*x.shape[:-1], weight.shape[0])
     return _Linear.apply(x, weight, bias)
 
