@@ -28,6 +28,7 @@ QUICK = {
     "training.env_steps_per_epoch": 20,
     "training.updates_per_epoch": 1,
     "training.updates_per_epoch_actor_critic": 1,
+    "training.updates_per_epoch_rew_end": 1,
     "training.first_epoch_updates_denoiser": 2,
     "training.first_epoch_updates_rew_end": 2,
     "training.first_epoch_updates_actor_critic": 1,
@@ -417,12 +418,16 @@ def test_adaptive_group_norm_is_the_same_in_both_layouts_with_gradients():
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_actor_critic_can_have_its_own_updates_per_epoch():
+def test_components_can_have_their_own_updates_per_epoch():
     """The reference gives each component its own steps_per_epoch; ours defaults all three to
-    ``updates_per_epoch`` and lets the actor-critic's differ."""
+    ``updates_per_epoch`` and lets the reward/termination model's and the actor-critic's differ."""
     calls: list[str] = []
-    for over, want in (({"training.updates_per_epoch_actor_critic": None}, ["d", "d", "r", "r", "a", "a"]),
-                       ({"training.updates_per_epoch_actor_critic": 3}, ["d", "d", "r", "r", "a", "a", "a"])):
+    for over, want in (
+        ({}, ["d", "d", "r", "r", "a", "a"]),
+        ({"training.updates_per_epoch_actor_critic": 3}, ["d", "d", "r", "r", "a", "a", "a"]),
+        ({"training.updates_per_epoch_rew_end": 4}, ["d", "d", "r", "r", "r", "r", "a", "a"]),
+    ):
+        over = {"training.updates_per_epoch_actor_critic": None, "training.updates_per_epoch_rew_end": None, **over}
         a = catch_agent(**{**over, "training.updates_per_epoch": 2})
         tr = a.trainer
         calls.clear()

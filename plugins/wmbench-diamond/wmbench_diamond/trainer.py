@@ -204,7 +204,7 @@ class Trainer:
         t = self.cfg.training
         counts = {
             "denoiser": t.first_epoch_updates_denoiser if first else t.updates_per_epoch,
-            "rew_end": t.first_epoch_updates_rew_end if first else t.updates_per_epoch,
+            "rew_end": t.first_epoch_updates_rew_end if first else t.updates_per_epoch_rew_end or t.updates_per_epoch,
             "actor_critic": t.first_epoch_updates_actor_critic if first
             else t.updates_per_epoch_actor_critic or t.updates_per_epoch,
         }
