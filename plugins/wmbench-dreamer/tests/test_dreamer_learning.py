@@ -23,7 +23,9 @@ Measured on the shared 2-core machine, one torch thread:
   other rounding; 2026-12-03): 0.74 (seed 0), 0.94 (seed 1), ~455 s per seed side by side;
   with the RSSM loop's weight gradients once per sequence (2026-12-03): 0.58 (seed 0), 0.90 (seed 1).
   With the large products on oneDNN (2026-12-08, an AMD EPYC with AVX-512): 0.48 (seed 0), 0.26
-  (seed 1), mean 0.37; V2 0.68 (seed 0), 0.98 (seed 1); V1 0.66 (seed 0), 0.66 (seed 1).
+  (seed 1), mean 0.37; V2 0.68 (seed 0), 0.98 (seed 1); V1 0.66 (seed 0), 0.66 (seed 1). V3
+  seeds 2 and 3 on the same machine: 0.74 and 0.08 (~237 s each side by side): the mean of seeds
+  0-3 is 0.37 too, close to the bar; a seed's result is still the luck of its run.
 * DreamerV2 tiny (LayerNorm in CNN/MLPs, 7,000 env steps = 6,500 updates): 0.96 (seed 0), ~920 s.
   With the inverse-CDF sampler (2026-12-02): 0.98 evaluated with the mode (the test's policy),
   0.96 with sampled actions, 869 s.
