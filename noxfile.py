@@ -45,10 +45,10 @@ def slow(session: nox.Session) -> None:
     """Slow tests CI runs: each agent's paper-size preset end to end on Atari through the CLI, and
     each passing learning test (a tiny preset beats the random agent on catch) except the ``long``
     ones. The tests run two at a time, longest first (``@pytest.mark.slow(minutes=...)``, ordered by
-    conftest.py): ~90 min of tests in all (DreamerV3 and IRIS learning ~20 min each, DreamerV2 two
-    seeds ~11 each, DIAMOND two seeds ~17 each, the Atari smoke runs ~5): 42 min on an idle 2-core
-    machine before DreamerV2 had its second seed, 54 min on the same machine type with other VMs busy
-    on its host (2026-12-03)."""
+    conftest.py): on the slower 2-core machines ~90 min of tests in all (DreamerV3 learning ~30
+    min, IRIS ~20, DreamerV2 two seeds ~11 each, DIAMOND two seeds ~17 each, the Atari smoke runs
+    ~5): 54 min on a busy host (2026-12-03); on an idle AVX-512 EPYC 22 min before DreamerV3's
+    budget went from 4,000 to 6,000 env steps (2026-12-08)."""
     install_all(session)
     # two workers (pytest-xdist): each learning test trains on one torch thread, so two run side by
     # side on a 2-core machine; WMBENCH_SLOW_WORKERS=0 runs them in this process
@@ -93,7 +93,7 @@ def demo(session: nox.Session) -> None:
     session.run("wmbench", "run", "--agent", "random", "--game", "catch", "--seeds", "0-2",
                 "--episodes", "100", "--out-dir", out, "--resume")  # fmt: skip
     agent = os.environ.get("WMBENCH_DEMO_AGENT", "dreamerv3")
-    # the tiny preset's own budget (DreamerV3: 4,000 env steps, ~6-8 minutes on 2 cores), so the
+    # the tiny preset's own budget (DreamerV3: 6,000 env steps, ~6-15 minutes on 2 cores), so the
     # report shows a learned agent beside the random one
     session.run("wmbench", "run", "--agent", agent, "--preset", "tiny", "--game", "catch",
                 "--seeds", "1", "--episodes", "100", "--out-dir", out, "--resume")  # fmt: skip
