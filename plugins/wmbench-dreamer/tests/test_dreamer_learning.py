@@ -15,7 +15,7 @@ Measured on the shared 2-core machine, one torch thread:
 * DreamerV3 tiny (16x16 frames, 6,000 env steps = 5,500 updates since 2026-12-08; before, 4,000). On the
   machine of 2026-11-23: 0.76 (seed 0), 0.58 (seed 1). On the machine of 2026-12-01/02: 0.28
   (seed 0, also CI's figure), 0.94 (seed 1), 0.42 (seed 2); longer training helped seed 2 (0.60 /
-  0.80 at 5,500 / 7,000 steps) but not seed 0 (0.34 / 0.30), so the budget stays 4,000.
+  0.80 at 5,500 / 7,000 steps) but not seed 0 (0.34 / 0.30), so the budget stayed 4,000 then.
   Its world model first draws the ball after ~1,500 updates; before the tiny preset moved to
   16x16 frames and a 10x entropy bonus it stayed near random. With the inverse-CDF categorical
   sampler (2026-12-02; same distribution, another random stream): 0.78 (seed 0), 0.84 (seed 1),
@@ -25,7 +25,7 @@ Measured on the shared 2-core machine, one torch thread:
   With the large products on oneDNN (2026-12-08, an AMD EPYC with AVX-512): 0.48 (seed 0), 0.26
   (seed 1), mean 0.37; V2 0.68 (seed 0), 0.98 (seed 1); V1 0.66 (seed 0), 0.66 (seed 1). V3
   seeds 2 and 3 on the same machine: 0.74 and 0.08 (~237 s each side by side): the mean of seeds
-  0-3 is 0.37 too, close to the bar. Its reward head was right on real data (+0.87 on real catches);
+  0-3 is 0.39, close to the bar. Its reward head was right on real data (+0.87 on real catches);
   the weak seeds were still learning (seed 3's last 1,000 training steps: 56 catches, 69 misses).
   The preset now trains **6,000** env steps (5,500 updates): seeds 0-3 0.56, 0.82, 0.70, 0.82
   (mean 0.73; 360-380 s each, two side by side).
